@@ -1,0 +1,60 @@
+"""``python -m rtlab serve``: the lab's server in the foreground."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import sys
+
+from pydantic import ValidationError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rtlab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("serve", help="run the server until SIGINT or SIGTERM")
+    run.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=None, help="port (default 8000; 0 picks a free one)")
+    run.add_argument("--broker", default=None, help="'memory' (default) or redis://host:port/db")
+    args = parser.parse_args(argv)
+    return serve_forever(args)
+
+
+def serve_forever(args: argparse.Namespace) -> int:
+    from .app import create_app
+    from .server import RtlabServer, uvicorn_config
+    from .settings import Settings
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("broker", args.broker)) if v is not None}
+    overrides.setdefault("port", 8000)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        print(f"rtlab: invalid {first['loc'][0]}: {first['msg']}", file=sys.stderr)
+        return 2
+    # Bind first: a taken port is then one clear line, not uvicorn's traceback.
+    try:
+        sock = socket.create_server((settings.host, settings.port))
+    except OSError as exc:
+        print(f"rtlab: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    port = sock.getsockname()[1]
+    server = RtlabServer(uvicorn_config(create_app(settings), settings, log_level="warning"))
+    print(f"rtlab serving on http://{settings.host}:{port}  (Ctrl+C to stop)", flush=True)
+    try:
+        with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
+            runner.run(server.serve(sockets=[sock]))
+    except SystemExit as exc:  # uvicorn exits when the app cannot start; it logged why
+        return exc.code if isinstance(exc.code, int) and exc.code else 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

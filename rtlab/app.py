@@ -1,0 +1,38 @@
+"""The app factory: ``create_app(settings)`` builds a fresh FastAPI app with every route."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, APIWebSocketRoute
+
+from . import __version__
+from .origin import OriginGuard
+from .routes import basic
+from .services import Services
+from .settings import Settings
+
+ROUTERS = [basic.router]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(title="rtlab", version=__version__,
+                  description="A lab server for WebSockets and Server-Sent Events.")
+    app.state.lab = Services(settings)
+    app.add_middleware(OriginGuard, allowed=settings.allowed_origins)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def route_table() -> list[tuple[str, str, str]]:
+    """(method or WS, path, first line of the docstring) for every route of the lab."""
+    rows = []
+    for router in ROUTERS:
+        for route in router.routes:
+            doc = (route.endpoint.__doc__ or "").strip().splitlines()
+            summary = doc[0].replace("``", "") if doc else ""
+            if isinstance(route, APIWebSocketRoute):
+                rows.append(("WS", route.path, summary))
+            elif isinstance(route, APIRoute):
+                rows.append(("/".join(sorted(route.methods)), route.path, summary))
+    return rows

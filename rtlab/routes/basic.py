@@ -1,0 +1,53 @@
+"""The first endpoints: health, echo, and a path parameter."""
+from __future__ import annotations
+
+from fastapi import APIRouter, WebSocket
+from fastapi.responses import PlainTextResponse
+
+from ..wsio import Closed, receive_frame
+
+router = APIRouter()
+
+
+@router.get("/health")
+async def health() -> dict:
+    """Liveness: ``{"status": "ok"}``."""
+    return {"status": "ok"}
+
+
+@router.get("/echo")
+async def http_echo(text: str = "") -> PlainTextResponse:
+    """The HTTP twin of ``/ws/echo``, for comparing polling with a WebSocket."""
+    return PlainTextResponse(f"Echo: {text}")
+
+
+def _limit(ws: WebSocket) -> int:
+    return ws.app.state.lab.settings.max_message_bytes
+
+
+async def _echo(ws: WebSocket) -> None:
+    limit = _limit(ws)
+    try:
+        while True:
+            frame = await receive_frame(ws, limit)
+            if isinstance(frame, bytes):
+                await ws.send_text(f"Received {len(frame)} bytes")
+            else:
+                await ws.send_text(f"Echo: {frame}")
+    except Closed:
+        pass
+
+
+@router.websocket("/ws/echo")
+async def echo(ws: WebSocket) -> None:
+    """Text ``T`` answers ``Echo: T``; binary of N bytes answers ``Received N bytes``."""
+    await ws.accept()
+    await _echo(ws)
+
+
+@router.websocket("/ws/client/{client_id}")
+async def client(ws: WebSocket, client_id: int) -> None:
+    """A path parameter, validated as an int: first a welcome, then echo."""
+    await ws.accept()
+    await ws.send_text(f"Welcome, client {client_id}")
+    await _echo(ws)

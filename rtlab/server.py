@@ -1,0 +1,246 @@
+"""Run the rtlab app with uvicorn: in a background thread (notebooks, tests) or in the foreground (CLI).
+
+What is known to break, and how this module avoids it:
+
+* ``uvicorn.Server.run()`` calls ``asyncio.run(..., loop_factory=...)``, which fails on
+  Python 3.12+ once ``nest_asyncio.apply()`` has patched ``asyncio.run``. The thread drives
+  ``Server.serve()`` under its own ``asyncio.Runner`` with a plain new event loop instead.
+* A ``uvicorn.Server`` cannot be started twice: every start makes a new one.
+* On a bind failure uvicorn calls ``sys.exit()`` inside the thread, which ends the thread
+  silently. Readiness therefore watches ``thread.is_alive()`` as well as ``server.started``.
+* Open WebSocket and SSE connections hold a graceful shutdown: the app is told that shutdown
+  has begun (its streams end cleanly) and uvicorn gets a short ``timeout_graceful_shutdown``.
+* Log records from the server thread would land in whichever notebook cell is running:
+  they are captured in memory instead (``lab.logs()``).
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import collections
+import logging
+import threading
+import time
+import weakref
+from typing import Any
+
+import uvicorn
+
+from .app import create_app
+from .settings import Settings, with_overrides
+
+__all__ = ["LabServer", "ServerStartError", "serve", "running_servers"]
+
+_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "rtlab")
+
+
+class ServerStartError(RuntimeError):
+    """The server did not come up: the message says why (port taken, broker unreachable...)."""
+
+
+class _LogBuffer(logging.Handler):
+    """Keeps the last records in memory, so that server threads print nothing."""
+
+    def __init__(self, size: int = 2000) -> None:
+        super().__init__(logging.INFO)
+        self.records: collections.deque[str] = collections.deque(maxlen=size)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.records.append(self.format(record))
+        except Exception:  # a handler must never raise into the server
+            self.handleError(record)
+
+
+_buffer = _LogBuffer()
+
+
+def capture_logs() -> _LogBuffer:
+    """Route the server's loggers into the in-memory buffer (idempotent)."""
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        if _buffer not in logger.handlers:
+            logger.addHandler(_buffer)
+        logger.propagate = False
+        if logger.level == logging.NOTSET or logger.level < logging.INFO:
+            logger.setLevel(logging.INFO)
+    return _buffer
+
+
+class RtlabServer(uvicorn.Server):
+    """uvicorn's server, telling the app when shutdown begins so that streams end cleanly."""
+
+    async def shutdown(self, sockets=None) -> None:
+        services = getattr(getattr(self.config.app, "state", None), "lab", None)
+        if services is not None:
+            services.begin_shutdown()
+        await super().shutdown(sockets)
+        # uvicorn re-raises a caught SIGTERM/SIGINT after serving; a clean stop exits 0.
+        self._captured_signals.clear()
+
+
+def uvicorn_config(app, settings: Settings, **extra: Any) -> uvicorn.Config:
+    """One place for the uvicorn options of every way of running the lab."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ws="websockets-sansio",
+        # uvicorn's protocol layer refuses a larger message before buffering it (close 1009),
+        # instead of its 16 MiB default; the app checks the same limit under any server.
+        ws_max_size=settings.max_message_bytes,
+        ws_ping_interval=settings.ping_interval,
+        ws_ping_timeout=settings.ping_timeout,
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        **extra,
+    )
+
+
+_running: "weakref.WeakSet[LabServer]" = weakref.WeakSet()
+
+
+def running_servers() -> list["LabServer"]:
+    return [s for s in _running if s.running]
+
+
+class LabServer:
+    """An rtlab server in a daemon thread of this process.
+
+    ``start()`` returns once it accepts connections; ``stop()`` closes every connection with
+    a close frame and ends every stream cleanly. Also a context manager.
+    """
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        capture_logs()
+        self.settings = with_overrides(settings, **overrides)
+        self.app = None
+        self._server: RtlabServer | None = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+
+    # -- addresses -------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the server is not running")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.settings.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return bool(self._thread and self._thread.is_alive() and self._server and self._server.started)
+
+    @property
+    def services(self):
+        """The app's services (hub, notifications, metrics...), for inspection in notebooks."""
+        return self.app.state.lab
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self, timeout: float = 10.0) -> "LabServer":
+        if self.running:
+            return self
+        capture_logs()
+        mark = len(_buffer.records)
+        self.app = create_app(self.settings)
+        server = RtlabServer(uvicorn_config(self.app, self.settings))
+        thread = threading.Thread(target=self._run, args=(server,), name="rtlab-server", daemon=True)
+        self._server, self._thread = server, thread
+        thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not thread.is_alive():
+                raise ServerStartError(self._why_not_started(mark))
+            if time.monotonic() > deadline:
+                self._stop_thread()
+                raise ServerStartError(f"rtlab did not start within {timeout:g} s")
+            thread.join(0.005)
+        self._port = server.servers[0].sockets[0].getsockname()[1]
+        _running.add(self)
+        return self
+
+    @staticmethod
+    def _run(server: RtlabServer) -> None:
+        try:
+            with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
+                runner.run(server.serve())
+        except SystemExit:  # uvicorn's answer to a bind or startup failure; it logged why
+            pass
+
+    def _why_not_started(self, mark: int) -> str:
+        errors = [r for r in list(_buffer.records)[mark:] if r.startswith(("ERROR", "CRITICAL"))]
+        where = f"{self.settings.host}:{self.settings.port}"
+        if errors:
+            detail = errors[-1].split(": ", 1)[-1]
+            return f"rtlab could not start on {where}: {detail}"
+        return f"rtlab could not start on {where} (see lab.logs())"
+
+    def stop(self, timeout: float | None = None) -> None:
+        if self._server is None:
+            return
+        self._stop_thread(timeout)
+        _running.discard(self)
+        self._port = None
+
+    def _stop_thread(self, timeout: float | None = None) -> None:
+        server, thread = self._server, self._thread
+        if timeout is None:
+            timeout = self.settings.shutdown_timeout + 3
+        server.should_exit = True
+        thread.join(timeout)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(timeout)
+        self._server = self._thread = None
+
+    def logs(self, last: int = 50) -> str:
+        """The server's recent log lines (they are kept in memory, not printed)."""
+        return "\n".join(list(_buffer.records)[-last:])
+
+    def __enter__(self) -> "LabServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:  # no port: it varies from run to run
+        state = "running" if self.running else "stopped"
+        return f"<rtlab server {state}, broker={self.settings.broker}>"
+
+
+_default: LabServer | None = None
+_default_lock = threading.Lock()
+
+
+def serve(**overrides: Any) -> LabServer:
+    """Start the lab's server in a background thread, or return the one already running.
+
+    Keyword arguments override settings (``port``, ``broker``, ``max_connections_per_user``...).
+    Calling it again with the same arguments returns the running server.
+    """
+    global _default
+    with _default_lock:
+        if _default is not None and _default.running:
+            wanted = with_overrides(_default.settings, **overrides)
+            if wanted != _default.settings:
+                raise RuntimeError("a server with other settings is running: call lab.stop() first")
+            return _default
+        _default = LabServer(**overrides).start()
+        return _default
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_running):
+        server.stop(timeout=2)

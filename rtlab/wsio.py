@@ -1,0 +1,123 @@
+"""Receiving from a WebSocket safely: size limits, binary where JSON is expected, bad JSON.
+
+Every endpoint reads through these helpers, so that every rule of the contract holds
+everywhere: a message over the limit closes with 1009, binary on a JSON endpoint with
+1003, and anything malformed gets ``{"type": "error", "detail": ...}`` with the connection
+left open.
+"""
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Generic, TypeVar, Union
+
+from pydantic import Field, TypeAdapter, ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+T = TypeVar("T")
+
+# Close codes of RFC 6455 used by the lab.
+NORMAL = 1000
+GOING_AWAY = 1001
+UNSUPPORTED_DATA = 1003
+POLICY_VIOLATION = 1008
+MESSAGE_TOO_BIG = 1009
+TRY_AGAIN_LATER = 1013
+
+
+class Closed(Exception):
+    """The connection is over (the peer left, or we closed it for a fault)."""
+
+
+def _utf8_len(text: str, limit: int) -> int:
+    # A str of n characters takes n..4n bytes: encode only when it can matter.
+    if len(text) > limit or len(text) * 4 > limit:
+        return len(text.encode("utf-8", "surrogatepass"))
+    return len(text)
+
+
+async def close_quietly(ws: WebSocket, code: int, reason: str = "") -> None:
+    """Close with a code and reason unless the connection is already gone."""
+    if ws.application_state == WebSocketState.CONNECTED and ws.client_state == WebSocketState.CONNECTED:
+        try:
+            await ws.close(code, reason[:120])
+        except (RuntimeError, OSError, WebSocketDisconnect):
+            pass
+
+
+async def receive_frame(ws: WebSocket, limit: int) -> str | bytes:
+    """The next text (str) or binary (bytes) message, within ``limit`` bytes.
+
+    Raises :class:`Closed` when the peer has gone, or after closing with 1009 when the
+    message is too big.
+    """
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise Closed(message.get("code", 1005))
+    text, data = message.get("text"), message.get("bytes")
+    size = _utf8_len(text, limit) if text is not None else len(data or b"")
+    if size > limit:
+        await close_quietly(ws, MESSAGE_TOO_BIG, f"message of {size} bytes is over the limit of {limit}")
+        raise Closed(MESSAGE_TOO_BIG)
+    return text if text is not None else (data or b"")
+
+
+async def receive_text(ws: WebSocket, limit: int) -> str:
+    """The next text message; binary closes with 1003."""
+    frame = await receive_frame(ws, limit)
+    if isinstance(frame, bytes):
+        await close_quietly(ws, UNSUPPORTED_DATA, "binary messages are not accepted on this endpoint")
+        raise Closed(UNSUPPORTED_DATA)
+    return frame
+
+
+class Inbound(Generic[T]):
+    """The messages an endpoint accepts: one pydantic model, or several told apart by ``type``."""
+
+    def __init__(self, *models: type) -> None:
+        self.tagged = len(models) > 1
+        if self.tagged:
+            self.adapter = TypeAdapter(Annotated[Union[models], Field(discriminator="type")])
+        else:
+            self.adapter = TypeAdapter(models[0])
+
+    def parse(self, text: str | bytes) -> T:
+        """The validated message; raises ``ValueError`` with a one-line description."""
+        try:
+            return self.adapter.validate_json(text)
+        except ValidationError as exc:
+            raise ValueError(self.describe(exc)) from None
+
+    def describe(self, error: ValidationError) -> str:
+        parts = []
+        for e in error.errors(include_url=False, include_input=False)[:3]:
+            kind = e["type"]
+            if kind == "json_invalid":
+                parts.append("malformed JSON: " + e["ctx"]["error"])
+            elif kind == "union_tag_not_found":
+                parts.append("missing 'type' field")
+            elif kind == "union_tag_invalid":
+                parts.append(f"unknown message type {e['ctx']['tag']!r}; expected one of {e['ctx']['expected_tags']}")
+            else:
+                loc = e["loc"][1:] if self.tagged else e["loc"]  # a union's first item is the tag
+                where = ".".join(str(x) for x in loc) or "message"
+                parts.append(f"{where}: {e['msg']}")
+        return "; ".join(parts)
+
+
+async def send_error(ws: WebSocket, detail: str) -> None:
+    await ws.send_text(dumps({"type": "error", "detail": detail}))
+
+
+async def receive_model(ws: WebSocket, inbound: Inbound[T], limit: int) -> T:
+    """The next valid message. Invalid ones get an error reply; the connection stays open."""
+    while True:
+        text = await receive_text(ws, limit)
+        try:
+            return inbound.parse(text)
+        except ValueError as exc:
+            await send_error(ws, str(exc))
+
+
+def dumps(payload: Any) -> str:
+    """Compact JSON, the one serialization every outgoing message goes through."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,35 @@
+"""Shared fixtures: real servers on 127.0.0.1, and the CI rule that nothing may skip."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from rtlab import LabServer
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI a skip is a failure: a missing component must not pass unnoticed."""
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI, which must run everything: {reason}"
+
+
+@pytest.fixture
+def lab():
+    """A fresh server for one test."""
+    with LabServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shared_lab():
+    """One server for a module whose tests don't disturb each other."""
+    with LabServer() as server:
+        yield server
