@@ -6,11 +6,11 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from . import __version__
 from .origin import OriginGuard
-from .routes import basic
+from .routes import auth, basic
 from .services import Services
 from .settings import Settings
 
-ROUTERS = [basic.router]
+ROUTERS = [basic.router, auth.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -4,7 +4,8 @@ from __future__ import annotations
 from fastapi import APIRouter, WebSocket
 from fastapi.responses import PlainTextResponse
 
-from ..wsio import Closed, receive_frame
+from ..messages import Message, Ping
+from ..wsio import Closed, Inbound, dumps, receive_frame, receive_model
 
 router = APIRouter()
 
@@ -51,3 +52,22 @@ async def client(ws: WebSocket, client_id: int) -> None:
     await ws.accept()
     await ws.send_text(f"Welcome, client {client_id}")
     await _echo(ws)
+
+
+_json_messages = Inbound(Ping, Message)
+
+
+@router.websocket("/ws/json")
+async def json_endpoint(ws: WebSocket) -> None:
+    """JSON messages: ``ping`` answers ``pong``; ``message`` answers ``ack``. Bad input gets an error."""
+    await ws.accept()
+    limit = _limit(ws)
+    try:
+        while True:
+            msg = await receive_model(ws, _json_messages, limit)
+            if isinstance(msg, Ping):
+                await ws.send_text(dumps({"type": "pong"}))
+            else:
+                await ws.send_text(dumps({"type": "ack", "message": msg.message}))
+    except Closed:
+        pass

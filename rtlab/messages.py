@@ -1,0 +1,47 @@
+"""Pydantic models for every message a client may send.
+
+Strings are bounded, so a huge field value is an error reply, not a memory problem, and
+unknown fields are refused, so a typo in a field name is reported instead of ignored.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+Text = Annotated[str, StringConstraints(max_length=16_000)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- /ws/json -----------------------------------------------------------------------
+class Ping(Model):
+    type: Literal["ping"]
+
+
+class Message(Model):
+    type: Literal["message"]
+    message: Text
+
+
+# -- /ws/auth/first-message ---------------------------------------------------------
+class Auth(Model):
+    type: Literal["auth"]
+    token: Annotated[str, StringConstraints(max_length=4096)]
+
+
+# -- HTTP bodies ----------------------------------------------------------------------
+class TokenRequest(Model):
+    username: Name
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+
+
+JSON = dict[str, Any]
+__all__ = ["Auth", "JSON", "Message", "Model", "Name", "Ping", "Text", "TokenRequest", "TokenResponse"]

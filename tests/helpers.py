@@ -1,0 +1,41 @@
+"""Small helpers the tests share."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+
+from websockets.exceptions import ConnectionClosed
+
+
+def closed_with(ws, timeout: float = 5.0) -> tuple[int, str]:
+    """Wait for the server to close a sync client; fail if any message arrives first."""
+    try:
+        message = ws.recv(timeout=timeout)
+    except ConnectionClosed as exc:
+        assert exc.rcvd is not None, "the socket was dropped without a close frame"
+        return exc.rcvd.code, exc.rcvd.reason
+    raise AssertionError(f"expected a close, got a message first: {message!r}")
+
+
+def ask(ws, payload, timeout: float = 5.0):
+    """Send text (or JSON for a dict) and return the decoded JSON reply."""
+    ws.send(payload if isinstance(payload, (str, bytes)) else json.dumps(payload))
+    return json.loads(ws.recv(timeout=timeout))
+
+
+def raw_handshake(port: int, path: str, extra_headers: str = "") -> socket.socket:
+    """A bare TCP WebSocket client after a successful handshake: it reads only what we tell it to."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                  f"{extra_headers}\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        assert chunk, "closed during handshake"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
