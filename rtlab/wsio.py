@@ -92,7 +92,10 @@ class Inbound(Generic[T]):
         for e in error.errors(include_url=False, include_input=False)[:3]:
             kind = e["type"]
             if kind == "json_invalid":
-                parts.append("malformed JSON: " + e["ctx"]["error"])
+                error = e["ctx"]["error"]
+                if "hex escape" in error:  # "\ud800" alone: a lone surrogate is not Unicode
+                    error = "invalid \\u escape (a lone surrogate is not valid Unicode), " + error.split(" at ")[-1]
+                parts.append("malformed JSON: " + error)
             elif kind == "union_tag_not_found":
                 parts.append("missing 'type' field")
             elif kind == "union_tag_invalid":
