@@ -6,11 +6,12 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from . import __version__
 from .origin import OriginGuard
-from .routes import auth, basic
+from . import naive
+from .routes import auth, basic, pooling, rooms
 from .services import Services
 from .settings import Settings
 
-ROUTERS = [basic.router, auth.router]
+ROUTERS = [basic.router, auth.router, rooms.router, pooling.router, naive.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -18,6 +19,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="rtlab", version=__version__,
                   description="A lab server for WebSockets and Server-Sent Events.")
     app.state.lab = Services(settings)
+    app.state.naive = naive.ConnectionManager()
     app.add_middleware(OriginGuard, allowed=settings.allowed_origins)
     for router in ROUTERS:
         app.include_router(router)

@@ -45,3 +45,38 @@ class TokenResponse(BaseModel):
 
 JSON = dict[str, Any]
 __all__ = ["Auth", "JSON", "Message", "Model", "Name", "Ping", "Text", "TokenRequest", "TokenResponse"]
+
+
+# -- /ws/chat/{room} ------------------------------------------------------------------
+class ChatText(Model):
+    type: Literal["message"]
+    message: Text
+
+
+class ChatPrivate(Model):
+    type: Literal["private"]
+    to: Name
+    message: Text
+
+
+class ChatTyping(Model):
+    type: Literal["typing"]
+
+
+# -- /ws/broadcast, /ws/room/{room}, /ws/private/{user} -------------------------------------
+class Say(Model):
+    type: Literal["message"] = "message"
+    message: Text
+
+
+class Whisper(Model):
+    type: Literal["private"] = "private"
+    to: Name
+    message: Text
+
+
+# -- /ws/notifications/{user} ---------------------------------------------------------
+class AnyObject(BaseModel):
+    """Any JSON object (the pooled endpoint syncs whatever the client sends)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)

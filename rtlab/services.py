@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import asyncio
 
+from .chat import ChatRooms
+from .hub import Hub
+from .notify import Notifier
 from .settings import Settings
 
 
@@ -11,6 +14,12 @@ class Services:
         self.settings = settings
         # Set when the server begins to shut down: streams end, loops stop.
         self.closing = asyncio.Event()
+        self.hub = Hub(settings)
+        self.chat = ChatRooms(self.hub, settings.history_size)
+        self.notifier = Notifier(self.hub, settings.event_log_size)
 
     def begin_shutdown(self) -> None:
         self.closing.set()
+
+    def is_online(self, user: str) -> bool:
+        return self.hub.is_online(user) or self.notifier.sse_subscribers(user) > 0

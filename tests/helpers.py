@@ -39,3 +39,26 @@ def raw_handshake(port: int, path: str, extra_headers: str = "") -> socket.socke
         head += chunk
     assert head.startswith(b"HTTP/1.1 101"), head
     return sock
+
+
+def wait_until(predicate, timeout: float = 5.0, what: str = "condition") -> None:
+    """Wait for a condition the server reaches asynchronously (bounded; fails loudly)."""
+    import time
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
+def recv_json(ws, timeout: float = 5.0):
+    return json.loads(ws.recv(timeout=timeout))
+
+
+def recv_until(ws, predicate, timeout: float = 5.0, limit: int = 1000):
+    """Skip messages until one matches; return it."""
+    for _ in range(limit):
+        msg = recv_json(ws, timeout)
+        if predicate(msg):
+            return msg
+    raise AssertionError("no matching message")

@@ -1,0 +1,293 @@
+"""Fan-out benchmark: one sender, N receivers, three servers side by side.
+
+* ``raw``   — the raw ``websockets`` library with ``websockets.broadcast()``: the reference.
+* ``rtlab`` — rtlab's ``/ws/broadcast`` (the hub: outboxes, writer tasks, frames built once).
+* ``naive`` — rtlab's ``/ws/naive/broadcast``: the tutorial loop that awaits each client in turn.
+
+Each server runs in its own process; the clients run in this one, as light as possible (they
+count frames and read a send timestamp out of each). Server efficiency is measured as server
+CPU time per delivery (from the server process's CPU clock), so that the clients' own cost,
+which shares this 2-core machine, does not blur the comparison. Wall-clock deliveries/s and
+delivery latency (send to receipt, p50/p99) are reported too.
+
+The stalled scenario adds two clients that complete the handshake and never read. Before
+the healthy clients join, the sender pushes a burst big enough (8 MB) to fill the stalled
+clients' socket buffers, in both scenarios alike, so that only the stalled clients differ.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import psutil
+
+SERVERS = {
+    "raw": ([sys.executable, "-m", "rtlab.bench.raw_server"], "/ws"),
+    "rtlab": ([sys.executable, "-m", "rtlab", "serve", "--port", "0"], "/ws/broadcast"),
+    "naive": ([sys.executable, "-m", "rtlab", "serve", "--port", "0"], "/ws/naive/broadcast"),
+}
+PREFILL_BYTES = 8 * 1024 * 1024
+PREFILL_CHUNK = 48 * 1024
+
+
+def masked_text_frame(payload: bytes) -> bytes:
+    mask = os.urandom(4)
+    n = len(payload)
+    if n < 126:
+        head = bytes([0x81, 0x80 | n])
+    elif n < 65536:
+        head = bytes([0x81, 0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([0x81, 0x80 | 127]) + n.to_bytes(8, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+class Client(asyncio.Protocol):
+    """A minimal WebSocket client: handshake, then count frames and read timestamps."""
+
+    def __init__(self, expect: int = 0) -> None:
+        self.buf = bytearray()
+        self.handshaken = asyncio.get_running_loop().create_future()
+        self.synced = asyncio.get_running_loop().create_future()
+        self.done = asyncio.get_running_loop().create_future()
+        self.expect = expect
+        self.got = 0
+        self.latencies: list[int] = []
+        self.transport = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if not self.handshaken.done():
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not self.buf.startswith(b"HTTP/1.1 101"):
+                self.handshaken.set_exception(ConnectionError(bytes(self.buf[:60])))
+                return
+            del self.buf[:end + 4]
+            self.handshaken.set_result(None)
+        now = time.monotonic_ns()
+        buf = self.buf
+        pos = 0
+        while len(buf) - pos >= 2:
+            n = buf[pos + 1] & 0x7F
+            head = 2
+            if n == 126:
+                if len(buf) - pos < 4:
+                    break
+                n, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+            elif n == 127:
+                if len(buf) - pos < 10:
+                    break
+                n, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+            if len(buf) - pos < head + n:
+                break
+            payload = buf[pos + head:pos + head + n]
+            pos += head + n
+            i = payload.find(b'"B')
+            if i >= 0:
+                self.latencies.append(now - int(payload[i + 2:i + 21]))
+                self.got += 1
+                if self.got == self.expect and not self.done.done():
+                    self.done.set_result(None)
+            elif not self.synced.done() and b'"SYNC' in payload:
+                self.synced.set_result(None)
+        del buf[:pos]
+
+    def send_text(self, text: str) -> None:
+        self.transport.write(masked_text_frame(text.encode()))
+
+
+async def open_client(port: int, path: str, protocol: Client, rcvbuf: int | None = None):
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_connection(lambda: protocol, "127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    transport.write((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                     f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    await asyncio.wait_for(protocol.handshaken, 10)
+    return protocol
+
+
+class Stalled(asyncio.Protocol):
+    """Completes the handshake, then never reads again."""
+
+    def __init__(self) -> None:
+        self.handshaken = asyncio.get_running_loop().create_future()
+        self.head = b""
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.head += data
+        if b"\r\n\r\n" in self.head and not self.handshaken.done():
+            self.transport.pause_reading()  # from now on the kernel buffers fill, then the server's
+            self.handshaken.set_result(None)
+
+
+@dataclass
+class Result:
+    server: str
+    clients: int
+    stalled: int
+    deliveries: int
+    seconds: float | None
+    cpu_seconds: float
+    p50_ms: float | None
+    p99_ms: float | None
+    note: str = ""
+
+    @property
+    def per_second(self) -> float | None:
+        return self.deliveries / self.seconds if self.seconds else None
+
+    @property
+    def cpu_us_per_delivery(self) -> float | None:
+        return self.cpu_seconds / self.deliveries * 1e6 if self.seconds else None
+
+
+class Server:
+    def __init__(self, kind: str) -> None:
+        cmd, self.path = SERVERS[kind]
+        env = {**os.environ, "RTLAB_SECRET": "bench", "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        line = self.proc.stdout.readline()
+        self.port = int(line.split("127.0.0.1:")[1].split()[0].strip("/"))
+        self.ps = psutil.Process(self.proc.pid)
+
+    def cpu(self) -> float:
+        t = self.ps.cpu_times()
+        return t.user + t.system
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+async def run_one(kind: str, n: int, stalled: int, messages: int, timeout: float) -> Result:
+    server = Server(kind)
+    transports = []
+    try:
+        port, path = server.port, server.path
+        sender = await open_client(port, f"{path}?username=ctl", Client(messages))
+        transports.append(sender.transport)
+        for _ in range(stalled):
+            s = Stalled()
+            t, _ = await asyncio.get_running_loop().create_connection(lambda: s, "127.0.0.1", port)
+            t.write((f"GET {path}?username=stalled HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+            await asyncio.wait_for(s.handshaken, 10)
+            transports.append(t)
+        # The burst that fills a stalled client's buffers (sent in both scenarios alike).
+        chunk = json.dumps({"message": "x" * PREFILL_CHUNK})
+        for _ in range(PREFILL_BYTES // PREFILL_CHUNK):
+            sender.send_text(chunk)
+        clients = []
+        for i in range(n):
+            c = await open_client(port, f"{path}?username=u{i}", Client(messages))
+            clients.append(c)
+            transports.append(c.transport)
+        sender.send_text(json.dumps({"message": "SYNC"}))
+        try:
+            await asyncio.wait_for(asyncio.gather(*(c.synced for c in clients)), timeout)
+        except TimeoutError:
+            return Result(kind, n, stalled, 0, None, 0.0, None, None, f"stalled: no delivery within {timeout:g} s")
+        cpu0 = server.cpu()
+        start = time.monotonic_ns()
+        for _ in range(messages):
+            sender.send_text(json.dumps({"message": f"B{time.monotonic_ns():019d}"}))
+        try:
+            await asyncio.wait_for(asyncio.gather(*(c.done for c in clients)), timeout)
+        except TimeoutError:
+            got = sum(c.got for c in clients)
+            return Result(kind, n, stalled, got, None, server.cpu() - cpu0, None, None,
+                          f"stalled: {got} of {n * messages} delivered in {timeout:g} s")
+        seconds = (time.monotonic_ns() - start) / 1e9
+        cpu = server.cpu() - cpu0
+        lat = sorted(x for c in clients for x in c.latencies)
+        p50 = lat[len(lat) // 2] / 1e6
+        p99 = lat[int(len(lat) * 0.99)] / 1e6
+        return Result(kind, n, stalled, n * messages, seconds, cpu, p50, p99)
+    finally:
+        for t in transports:
+            t.abort()
+        server.stop()
+
+
+def table(results: list[Result]) -> str:
+    ref = {(r.clients, r.stalled): r for r in results if r.server == "raw"}
+    lines = [f"{'server':6} {'clients':>7} {'stalled':>7} {'deliveries/s':>13} {'µs CPU/delivery':>15} "
+             f"{'vs raw (CPU)':>12} {'p50 ms':>7} {'p99 ms':>7}  note"]
+    for r in results:
+        base = ref.get((r.clients, r.stalled))
+        ratio = (base.cpu_us_per_delivery / r.cpu_us_per_delivery
+                 if base and base.cpu_us_per_delivery and r.cpu_us_per_delivery else None)
+        lines.append(
+            f"{r.server:6} {r.clients:7} {r.stalled:7} "
+            f"{(f'{r.per_second:,.0f}' if r.per_second else '-'):>13} "
+            f"{(f'{r.cpu_us_per_delivery:.2f}' if r.cpu_us_per_delivery else '-'):>15} "
+            f"{(f'{ratio:.2f}x' if ratio else '-'):>12} "
+            f"{(f'{r.p50_ms:.1f}' if r.p50_ms is not None else '-'):>7} "
+            f"{(f'{r.p99_ms:.1f}' if r.p99_ms is not None else '-'):>7}  {r.note}")
+    return "\n".join(lines)
+
+
+def stall_summary(results: list[Result]) -> str:
+    out = []
+    for kind in ("raw", "rtlab", "naive"):
+        for n in sorted({r.clients for r in results}):
+            base = next((r for r in results if r.server == kind and r.clients == n and r.stalled == 0), None)
+            slow = next((r for r in results if r.server == kind and r.clients == n and r.stalled > 0), None)
+            if base and slow:
+                if base.seconds and slow.seconds:
+                    out.append(f"{kind:6} {n:5} clients: with stalled clients {slow.seconds / base.seconds:.2f}x "
+                               "the delivery time without")
+                else:
+                    out.append(f"{kind:6} {n:5} clients: {slow.note or base.note}")
+    return "\n".join(out)
+
+
+async def main_async(args) -> list[Result]:
+    results = []
+    for n in args.clients:
+        for stalled in (0, args.stalled) if args.stalled else (0,):
+            for kind in args.servers:
+                r = await run_one(kind, n, stalled, args.messages, args.timeout)
+                results.append(r)
+                print(f"  {kind:6} {n:5} clients, {stalled} stalled: "
+                      f"{(f'{r.per_second:,.0f}/s' if r.per_second else r.note)}", file=sys.stderr, flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m rtlab.bench fanout", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clients", default="100,200,500,1000", type=lambda s: [int(x) for x in s.split(",")])
+    p.add_argument("--messages", type=int, default=100, help="messages broadcast per run")
+    p.add_argument("--stalled", type=int, default=2, help="stalled clients in the second scenario (0: skip it)")
+    p.add_argument("--servers", default="raw,rtlab,naive", type=lambda s: s.split(","))
+    p.add_argument("--timeout", type=float, default=15.0, help="seconds before a run counts as stalled")
+    args = p.parse_args(argv)
+    results = asyncio.run(main_async(args))
+    print(table(results))
+    if args.stalled:
+        print()
+        print(stall_summary(results))
+    return 0

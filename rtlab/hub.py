@@ -1,0 +1,317 @@
+"""The connection hub: every real-time endpoint's sockets live here, and nowhere else.
+
+The tutorial broadcast is ``for ws in clients: await ws.send_text(msg)``. It waits for each
+client in turn, so one client that stops reading stalls everyone after it in the list.
+The hub does what ``websockets.broadcast()`` does, and a bit more:
+
+* A message is serialized **once** (JSON text, and the WebSocket frame bytes) however many
+  clients receive it.
+* Publishing only appends to each connection's bounded **outbox**; it never awaits a socket.
+  Each connection has its own **writer task** that drains everything queued at each wake-up,
+  in one write where the server allows it.
+* A connection whose outbox grows past ``outbox_limit_bytes``, or whose writer makes no
+  progress for ``stall_timeout`` seconds, is **dropped**: closed with 1013 and a reason, its
+  socket aborted, and counted. The others never wait for it.
+* A connection is removed exactly once, whatever ended it, and the indexes are never
+  mutated while being iterated (publishing iterates a snapshot).
+* Per-user limits are checked and reserved in one synchronous step, so simultaneous connects
+  cannot race past them.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from starlette.websockets import WebSocket
+from websockets.frames import Frame, Opcode
+
+from .wsio import POLICY_VIOLATION, TRY_AGAIN_LATER, Closed, Inbound, close_quietly, dumps, receive_text
+
+log = logging.getLogger("rtlab.hub")
+
+try:  # The fast path writes frames straight to uvicorn's transport, as websockets.broadcast() does.
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+except ImportError:  # pragma: no cover - another server: the ASGI path is used
+    WebSocketsSansIOProtocol = None
+
+
+class Outgoing:
+    """One message to many clients: JSON text and frame bytes, each built once."""
+
+    __slots__ = ("text", "size", "_frame")
+
+    def __init__(self, payload: Any) -> None:
+        self.text = payload if isinstance(payload, str) else dumps(payload)
+        self.size = len(self.text)
+        self._frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        if self._frame is None:
+            self._frame = Frame(Opcode.TEXT, self.text.encode()).serialize(mask=False, extensions=[])
+        return self._frame
+
+
+def _uvicorn_protocol(ws: WebSocket):
+    """uvicorn's protocol object behind a Starlette WebSocket, when writing frames to it is safe."""
+    proto = getattr(getattr(ws, "_receive", None), "__self__", None)
+    if WebSocketsSansIOProtocol is not None and isinstance(proto, WebSocketsSansIOProtocol):
+        if not proto.conn.extensions:  # frames built once are only valid without compression
+            return proto
+    return None
+
+
+class Connection:
+    """An accepted WebSocket in the hub: its identity, its outbox and its writer."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, hub: "Hub", ws: WebSocket, endpoint: str, user: str | None) -> None:
+        self.id = next(self._ids)
+        self.hub = hub
+        self.ws = ws
+        self.endpoint = endpoint
+        self.user = user
+        self.groups: set[str] = set()
+        self.outbox: collections.deque[Outgoing] = collections.deque()
+        self.queued = 0  # characters queued, a cheap stand-in for bytes
+        self.waiting_since: float | None = None  # when the outbox last went from empty to busy
+        self.closed = False
+        self._wakeup = asyncio.Event()
+        self._proto = _uvicorn_protocol(ws)
+        self._writer: asyncio.Task | None = None
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} {self.endpoint} user={self.user!r}>"
+
+    # -- sending -----------------------------------------------------------------------
+    def send(self, message: Outgoing | Any) -> bool:
+        """Queue a message; never waits. False if the connection is gone or was just dropped."""
+        if self.closed:
+            return False
+        item = message if isinstance(message, Outgoing) else Outgoing(message)
+        now = time.monotonic()
+        if self.outbox:
+            if now - self.waiting_since > self.hub.stall_timeout:
+                self.hub.drop(self, f"no progress for {self.hub.stall_timeout:g} s")
+                return False
+        else:
+            self.waiting_since = now
+        self.outbox.append(item)
+        self.queued += item.size
+        if self.queued > self.hub.outbox_limit:
+            self.hub.drop(self, f"too slow: over {self.hub.outbox_limit} bytes waiting")
+            return False
+        self._wakeup.set()
+        return True
+
+    def start(self) -> None:
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name=f"writer-{self.id}")
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while self.outbox:
+                    batch = list(self.outbox)
+                    self.outbox.clear()
+                    await self._write(batch)
+                    self.queued -= sum(m.size for m in batch)
+                    self.waiting_since = time.monotonic()
+                    self.hub.metrics.messages_out += len(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the peer went away mid-write: the reader will see it too
+            self.hub.remove(self)
+
+    async def _write(self, batch: list[Outgoing]) -> None:
+        proto = self._proto
+        if proto is None:
+            for item in batch:
+                await self.ws.send_text(item.text)
+            return
+        if not proto.writable.is_set():  # the same flow control uvicorn's own send() applies
+            await proto.writable.wait()
+        if proto.disconnected or proto.close_sent or proto.transport.is_closing():
+            raise ConnectionError("connection closed")
+        proto.transport.write(b"".join([m.frame for m in batch]))
+
+    def abort(self) -> None:
+        """Cut the TCP connection now, without waiting for buffered data to drain."""
+        if self._proto is not None:
+            self._proto.transport.abort()
+
+    # -- receiving ---------------------------------------------------------------------
+    async def messages(self, inbound: Inbound) -> AsyncIterator[Any]:
+        """Valid messages from the client; bad ones get an error reply through the outbox."""
+        limit = self.hub.settings.max_message_bytes
+        metrics = self.hub.metrics
+        while True:
+            try:
+                text = await receive_text(self.ws, limit)
+            except Closed:
+                return
+            metrics.messages_in += 1
+            try:
+                message = inbound.parse(text)
+            except ValueError as exc:
+                self.send({"type": "error", "detail": str(exc)})
+                continue
+            yield message
+
+    async def flush(self, timeout: float = 1.0) -> None:
+        """Wait (bounded) until what is queued has been written, e.g. before a close."""
+        deadline = time.monotonic() + timeout
+        while self.outbox and not self.closed and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+
+
+class Metrics:
+    """Counters the hub keeps; the dashboard reads them."""
+
+    def __init__(self) -> None:
+        self.messages_in = 0
+        self.messages_out = 0
+        self.accepted = 0
+        self.refused = 0
+        self.dropped_slow = 0
+        self.removed = 0
+
+
+class Hub:
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self.outbox_limit = settings.outbox_limit_bytes
+        self.stall_timeout = settings.stall_timeout
+        self.metrics = Metrics()
+        self.connections: set[Connection] = set()
+        self.groups: dict[str, set[Connection]] = collections.defaultdict(set)
+        self.users: dict[str, set[Connection]] = collections.defaultdict(set)
+        self.reserved: collections.Counter[tuple[str, str]] = collections.Counter()
+
+    # -- joining and leaving -------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def connect(self, ws: WebSocket, endpoint: str, user: str | None = None,
+                      groups: Iterable[str] = (), limit: int | None = None,
+                      subprotocol: str | None = None) -> AsyncIterator[Connection | None]:
+        """Admit, accept and register a connection; remove it exactly once on the way out.
+
+        With ``limit``, at most that many connections of ``user`` on ``endpoint``: the count is
+        checked and reserved without an ``await`` in between, so simultaneous connects cannot
+        all pass. One over the limit is accepted only to be closed with 1008; yields ``None``.
+        """
+        key = (endpoint, user or "")
+        if limit is not None:
+            if self.reserved[key] >= limit:
+                self.metrics.refused += 1
+                await ws.accept(subprotocol=subprotocol)
+                await close_quietly(ws, POLICY_VIOLATION, "Max connections reached")
+                yield None
+                return
+            self.reserved[key] += 1
+        conn = None
+        try:
+            await ws.accept(subprotocol=subprotocol)
+            conn = Connection(self, ws, endpoint, user)
+            self.connections.add(conn)
+            if user is not None:
+                self.users[user].add(conn)
+            for group in groups:
+                self.join(conn, group)
+            conn.start()
+            self.metrics.accepted += 1
+            yield conn
+        finally:
+            if limit is not None:
+                self.reserved[key] -= 1
+                if not self.reserved[key]:
+                    del self.reserved[key]
+            if conn is not None:
+                self.remove(conn)
+
+    def join(self, conn: Connection, group: str) -> None:
+        self.groups[group].add(conn)
+        conn.groups.add(group)
+
+    def remove(self, conn: Connection) -> bool:
+        """Take a connection out of every index. Idempotent: True only the first time."""
+        if conn.closed:
+            return False
+        conn.closed = True
+        self.connections.discard(conn)
+        for group in conn.groups:
+            members = self.groups.get(group)
+            if members is not None:
+                members.discard(conn)
+                if not members:
+                    del self.groups[group]
+        if conn.user is not None:
+            mine = self.users.get(conn.user)
+            if mine is not None:
+                mine.discard(conn)
+                if not mine:
+                    del self.users[conn.user]
+        if conn._writer is not None and conn._writer is not asyncio.current_task():
+            conn._writer.cancel()
+        conn.outbox.clear()
+        self.metrics.removed += 1
+        return True
+
+    def drop(self, conn: Connection, reason: str) -> None:
+        """The slow-consumer policy: close with 1013 and a reason, abort the socket, count it."""
+        if not self.remove(conn):
+            return
+        self.metrics.dropped_slow += 1
+        log.warning("dropped %r: %s", conn, reason)
+        asyncio.get_running_loop().create_task(self._close_slow(conn, reason))
+
+    @staticmethod
+    async def _close_slow(conn: Connection, reason: str) -> None:
+        # The close frame goes out if the peer's buffers have room; either way the socket is
+        # aborted shortly after, so a peer that never reads cannot hold it open.
+        try:
+            async with asyncio.timeout(0.5):
+                await close_quietly(conn.ws, TRY_AGAIN_LATER, reason)
+        except TimeoutError:
+            pass
+        conn.abort()
+
+    # -- sending ---------------------------------------------------------------------------
+    def publish(self, group: str, payload: Any, exclude: Connection | None = None) -> int:
+        """Queue one message for every member of a group; returns how many it was queued for."""
+        members = self.groups.get(group)
+        if not members:
+            return 0
+        item = payload if isinstance(payload, Outgoing) else Outgoing(payload)
+        sent = 0
+        for conn in list(members):  # a snapshot: send() may drop (and so remove) a member
+            if conn is not exclude and conn.send(item):
+                sent += 1
+        return sent
+
+    def send_to_user(self, user: str, payload: Any, endpoint: str | None = None) -> int:
+        conns = self.users.get(user)
+        if not conns:
+            return 0
+        item = Outgoing(payload)
+        return sum(1 for c in list(conns) if (endpoint is None or c.endpoint == endpoint) and c.send(item))
+
+    # -- looking -----------------------------------------------------------------------------
+    def members(self, group: str) -> list[Connection]:
+        return list(self.groups.get(group, ()))
+
+    def users_in(self, group: str) -> list[str]:
+        return sorted({c.user for c in self.groups.get(group, ()) if c.user is not None})
+
+    def is_online(self, user: str) -> bool:
+        return bool(self.users.get(user))
+
+    def count_by_endpoint(self) -> dict[str, int]:
+        return dict(collections.Counter(c.endpoint for c in self.connections))

@@ -1,0 +1,30 @@
+"""Helpers shared by the hub's endpoints."""
+from __future__ import annotations
+
+from fastapi import WebSocket
+
+from ..wsio import POLICY_VIOLATION, close_quietly
+
+MAX_NAME = 64
+
+
+def services(conn_or_ws):
+    ws = getattr(conn_or_ws, "ws", conn_or_ws)
+    return ws.app.state.lab
+
+
+async def refuse(ws: WebSocket, reason: str) -> None:
+    """Accept only to say why, then close with 1008 and the reason."""
+    await ws.accept()
+    await close_quietly(ws, POLICY_VIOLATION, reason)
+
+
+def bad_name(name: str | None, what: str = "username") -> str | None:
+    """Why ``name`` can't be used as a user or room name, or None when it can."""
+    if not name:
+        return f"{what} required"
+    if len(name) > MAX_NAME:
+        return f"{what} longer than {MAX_NAME} characters"
+    if any(ord(c) < 32 for c in name):
+        return f"{what} contains control characters"
+    return None
