@@ -19,7 +19,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="rtlab", version=__version__,
                   description="A lab server for WebSockets and Server-Sent Events.")
     app.state.lab = Services(settings)
+    # The tutorial patterns, kept so that the notebooks can measure them against the fixes.
     app.state.naive = naive.ConnectionManager()
+    app.state.naive_pool = naive.NaivePool(settings.max_connections_per_user)
+    app.state.naive_users = {}
     app.add_middleware(OriginGuard, allowed=settings.allowed_origins)
     for router in ROUTERS:
         app.include_router(router)

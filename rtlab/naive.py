@@ -12,9 +12,10 @@ and every client after it in the list waits too — for as long as the stalled o
 """
 from __future__ import annotations
 
+import asyncio
 import json
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 
 router = APIRouter()
 
@@ -49,3 +50,69 @@ async def naive_broadcast(ws: WebSocket, username: str = "anonymous") -> None:
         pass
     finally:
         manager.disconnect(ws)
+
+
+# -- check-then-act: a per-user limit that simultaneous connects walk straight through ------------
+class NaivePool:
+    """``if len(pool[user]) >= limit: refuse`` ... ``await ws.accept()`` ... ``pool[user].append(ws)``.
+
+    The check and the append are separated by an ``await``: ten connects that arrive together
+    all pass the check before the first one appends.
+    """
+
+    def __init__(self, limit: int = 3) -> None:
+        self.limit = limit
+        self.pool: dict[str, list[WebSocket]] = {}
+
+
+async def load_user(user_id: str) -> dict:
+    """A stand-in for the database lookup real endpoints do between admitting and registering."""
+    await asyncio.sleep(0.005)
+    return {"id": user_id}
+
+
+@router.websocket("/ws/naive/pooled/{user_id}")
+async def naive_pooled(ws: WebSocket, user_id: str) -> None:
+    """The tutorial per-user limit (for comparison only): check, await, then act."""
+    pool: NaivePool = ws.app.state.naive_pool
+    if len(pool.pool.get(user_id, [])) >= pool.limit:  # check...
+        await ws.close(1008)
+        return
+    await load_user(user_id)                            # ...await: everyone else runs here...
+    await ws.accept()
+    pool.pool.setdefault(user_id, []).append(ws)        # ...act
+    try:
+        await ws.send_text(json.dumps({"type": "connected", "active_connections": len(pool.pool[user_id])}))
+        while True:
+            await ws.receive_text()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        pool.pool[user_id].remove(ws)
+
+
+# -- one socket per user id: the last tab wins ------------------------------------------------------
+@router.websocket("/ws/naive/notifications/{user_id}")
+async def naive_notifications(ws: WebSocket, user_id: str) -> None:
+    """The tutorial ``connections[user_id] = websocket`` (for comparison only)."""
+    sockets: dict[str, WebSocket] = ws.app.state.naive_users
+    await ws.accept()
+    sockets[user_id] = ws  # a second tab silently replaces the first
+    try:
+        while True:
+            await ws.receive_text()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if sockets.get(user_id) is ws:
+            del sockets[user_id]
+
+
+@router.post("/naive/notify/{user_id}")
+async def naive_notify(request: Request, user_id: str, message: str) -> dict:
+    """Send to the one socket the naive dict remembers for the user."""
+    ws = request.app.state.naive_users.get(user_id)
+    if ws is None:
+        return {"status": "user not connected", "delivered": 0}
+    await ws.send_text(json.dumps({"type": "notification", "message": message}))
+    return {"status": "sent", "delivered": 1}

@@ -8,7 +8,8 @@ Each server runs in its own process; the clients run in this one, as light as po
 count frames and read a send timestamp out of each). Server efficiency is measured as server
 CPU time per delivery (from the server process's CPU clock), so that the clients' own cost,
 which shares this 2-core machine, does not blur the comparison. Wall-clock deliveries/s and
-delivery latency (send to receipt, p50/p99) are reported too.
+delivery latency (send to receipt, p50/p99) are reported too. Each cell is the fastest of
+``--repeat`` runs.
 
 The stalled scenario adds two clients that complete the handshake and never read. Before
 the healthy clients join, the sender pushes a burst big enough (8 MB) to fill the stalled
@@ -264,12 +265,24 @@ def stall_summary(results: list[Result]) -> str:
     return "\n".join(out)
 
 
+async def best_of(repeat: int, *args) -> Result:
+    """The fastest of ``repeat`` runs: noise only ever adds time. A stalled run is not repeated."""
+    best = None
+    for _ in range(repeat):
+        r = await run_one(*args)
+        if not r.seconds:
+            return r
+        if best is None or r.seconds < best.seconds:
+            best = r
+    return best
+
+
 async def main_async(args) -> list[Result]:
     results = []
     for n in args.clients:
         for stalled in (0, args.stalled) if args.stalled else (0,):
             for kind in args.servers:
-                r = await run_one(kind, n, stalled, args.messages, args.timeout)
+                r = await best_of(args.repeat, kind, n, stalled, args.messages, args.timeout)
                 results.append(r)
                 print(f"  {kind:6} {n:5} clients, {stalled} stalled: "
                       f"{(f'{r.per_second:,.0f}/s' if r.per_second else r.note)}", file=sys.stderr, flush=True)
@@ -283,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--messages", type=int, default=100, help="messages broadcast per run")
     p.add_argument("--stalled", type=int, default=2, help="stalled clients in the second scenario (0: skip it)")
     p.add_argument("--servers", default="raw,rtlab,naive", type=lambda s: s.split(","))
-    p.add_argument("--timeout", type=float, default=15.0, help="seconds before a run counts as stalled")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds before a run counts as stalled")
+    p.add_argument("--repeat", type=int, default=3, help="runs per cell of the table; the fastest is kept")
     args = p.parse_args(argv)
     results = asyncio.run(main_async(args))
     print(table(results))
