@@ -7,11 +7,11 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 from . import __version__
 from .origin import OriginGuard
 from . import naive
-from .routes import auth, basic, pooling, rooms
+from .routes import auth, basic, pooling, rooms, sse
 from .services import Services
 from .settings import Settings
 
-ROUTERS = [basic.router, auth.router, rooms.router, pooling.router, naive.router]
+ROUTERS = [basic.router, auth.router, rooms.router, pooling.router, sse.router, naive.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

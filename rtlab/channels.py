@@ -34,6 +34,13 @@ class Subscription:
     def close(self) -> None:
         self.channel.unsubscribe(self)
 
+    def end(self) -> None:
+        """Wake the reader with the end marker, dropping whatever it had not read yet."""
+        self.channel.unsubscribe(self)
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
+
 
 class Channel:
     """A stream of events with ids, a bounded log, and any number of subscribers."""
@@ -62,12 +69,9 @@ class Channel:
 
     def _drop(self, sub: Subscription) -> None:
         """A subscriber that fell a whole queue behind: end its stream (it may resume by id)."""
-        self.unsubscribe(sub)
         sub.overflowed = True
         self.dropped += 1
-        while not sub.queue.empty():
-            sub.queue.get_nowait()
-        sub.queue.put_nowait(None)
+        sub.end()
 
     def subscribe(self, last_event_id: int | None = None) -> tuple[Subscription, list[Event], bool]:
         """Register a subscriber; return it, the events it missed, and whether history was lost.

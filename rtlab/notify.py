@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime, timezone
 
 from .channels import Channel
@@ -18,17 +19,37 @@ def utc_now() -> str:
 
 
 class Notifier:
-    def __init__(self, hub: Hub, log_size: int) -> None:
+    """Notifications for WebSocket and SSE subscribers, with a resumable log per user.
+
+    The per-user logs are kept for the ``max_users`` most recently notified or subscribed
+    users; older logs without subscribers are forgotten (a resume from one gets
+    ``history_lost``), so that notifying many distinct ids cannot grow memory without bound.
+    """
+
+    def __init__(self, hub: Hub, log_size: int, max_users: int = 10_000) -> None:
         self.hub = hub
         self.log_size = log_size
-        self.channels: dict[str, Channel] = {}
+        self.max_users = max_users
+        self.channels: OrderedDict[str, Channel] = OrderedDict()
 
     def channel(self, user: str) -> Channel:
         """The user's SSE channel (its log lets a reconnecting client catch up)."""
         ch = self.channels.get(user)
         if ch is None:
             ch = self.channels[user] = Channel(f"notifications:{user}", self.log_size)
+            self._evict()
+        else:
+            self.channels.move_to_end(user)
         return ch
+
+    def _evict(self) -> None:
+        if len(self.channels) <= self.max_users:
+            return
+        for user in list(self.channels):
+            if len(self.channels) <= self.max_users:
+                return
+            if not self.channels[user].subscribers:
+                del self.channels[user]
 
     def notify(self, user: str, message: str) -> int:
         payload = {"type": "notification", "message": message, "timestamp": utc_now()}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
+from .channels import Channel, Subscription
 from .chat import ChatRooms
 from .hub import Hub
 from .notify import Notifier
@@ -17,9 +18,14 @@ class Services:
         self.hub = Hub(settings)
         self.chat = ChatRooms(self.hub, settings.history_size)
         self.notifier = Notifier(self.hub, settings.event_log_size)
+        self.announcements = Channel("announcements", settings.event_log_size)
+        self.subscriptions: set[Subscription] = set()  # live SSE subscriptions, every channel
 
     def begin_shutdown(self) -> None:
+        """Streams end cleanly: tick loops see ``closing``; subscribers get their end marker."""
         self.closing.set()
+        for sub in list(self.subscriptions):
+            sub.end()
 
     def is_online(self, user: str) -> bool:
         return self.hub.is_online(user) or self.notifier.sse_subscribers(user) > 0

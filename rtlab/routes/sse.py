@@ -1,0 +1,208 @@
+"""Server-Sent Events with FastAPI's own support (``fastapi.sse``).
+
+Every stream takes ``?interval=`` (seconds between events) and ``?limit=`` (end after N
+events). Each stream stops its work when the client goes away (FastAPI cancels the
+generator; ``finally`` blocks release subscriptions) and ends cleanly when the server shuts
+down. The first event carries a short ``retry:`` so that browsers reconnect quickly.
+FastAPI itself sends a ``: ping`` comment after 15 s without events.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel
+
+from ..channels import Channel
+from ..messages import Text
+from ..notify import utc_now
+
+router = APIRouter()
+
+RETRY_MS = 1000
+Interval = Annotated[float, Query(ge=0.001, le=3600, allow_inf_nan=False,
+                                  description="seconds between events")]
+Limit = Annotated[int | None, Query(ge=0, le=10_000_000, description="end after this many events")]
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)]
+
+
+def _closing(request: Request) -> asyncio.Event:
+    return request.app.state.lab.closing
+
+
+async def ticks(request: Request, interval: float, limit: int | None, start: int = 1) -> AsyncIterator[int]:
+    """1, 2, 3... every ``interval`` seconds; stops at ``limit`` events or at server shutdown."""
+    closing = _closing(request)
+    n, sent = start, 0
+    while limit is None or sent < limit:
+        if closing.is_set():
+            return
+        yield n
+        n += 1
+        sent += 1
+        if limit is not None and sent >= limit:
+            return
+        try:
+            await asyncio.wait_for(closing.wait(), interval)
+            return  # shutdown began
+        except TimeoutError:
+            pass
+
+
+@router.get("/sse", response_class=EventSourceResponse)
+async def messages(request: Request, interval: Interval = 1.0, limit: Limit = None) -> AsyncIterator[ServerSentEvent]:
+    """``data: Message N`` every interval."""
+    async for n in ticks(request, interval, limit):
+        yield ServerSentEvent(raw_data=f"Message {n}", retry=RETRY_MS if n == 1 else None)
+
+
+@router.get("/sse/json", response_class=EventSourceResponse)
+async def json_stream(request: Request, interval: Interval = 1.0, limit: Limit = None) -> AsyncIterator[ServerSentEvent]:
+    """JSON events: ``{"timestamp", "value"}``."""
+    rng = random.Random()
+    async for n in ticks(request, interval, limit):
+        yield ServerSentEvent(data={"timestamp": utc_now(), "value": round(rng.uniform(0, 100), 2)},
+                              retry=RETRY_MS if n == 1 else None)
+
+
+@router.get("/sse/events", response_class=EventSourceResponse)
+async def named_events(request: Request, interval: Interval = 1.0, limit: Limit = None) -> AsyncIterator[ServerSentEvent]:
+    """Named events: every 5th is ``event: milestone``; the others are plain ``Count: N``."""
+    async for n in ticks(request, interval, limit):
+        retry = RETRY_MS if n == 1 else None
+        if n % 5 == 0:
+            yield ServerSentEvent(event="milestone", raw_data=f"Reached count {n}", retry=retry)
+        else:
+            yield ServerSentEvent(raw_data=f"Count: {n}", retry=retry)
+
+
+def next_id(last_event_id: LastEventId = None) -> int:
+    """The id to resume at. A dependency, so that a bad header is a 400 before the stream starts."""
+    if last_event_id is None:
+        return 1
+    if not last_event_id.isdigit():
+        raise HTTPException(400, "Last-Event-ID must be a non-negative integer")
+    return int(last_event_id) + 1
+
+
+@router.get("/sse/with-id", response_class=EventSourceResponse)
+async def with_id(request: Request, interval: Interval = 1.0, limit: Limit = None,
+                  start: int = Depends(next_id)) -> AsyncIterator[ServerSentEvent]:
+    """``id: N`` with ``data: Event N``; reconnecting with ``Last-Event-ID: K`` resumes at K+1."""
+    async for n in ticks(request, interval, limit, start=start):
+        yield ServerSentEvent(id=str(n), raw_data=f"Event {n}", retry=RETRY_MS if n == start else None)
+
+
+@router.get("/sse/progress/{task_id}", response_class=EventSourceResponse)
+async def progress(request: Request, task_id: str, interval: Interval = 1.0,
+                   limit: Limit = None) -> AsyncIterator[ServerSentEvent]:
+    """Progress 0, 10, ... 100, then ``status: complete``, then the stream ends."""
+    steps = [{"task_id": task_id, "progress": p} for p in range(0, 101, 10)]
+    steps.append({"task_id": task_id, "status": "complete"})
+    async for n in ticks(request, interval, len(steps) if limit is None else min(limit, len(steps))):
+        yield ServerSentEvent(data=steps[n - 1], retry=RETRY_MS if n == 1 else None)
+
+
+LEVELS = ["DEBUG", "INFO", "INFO", "INFO", "WARNING", "ERROR"]
+LOG_LINES = ["request handled", "cache refreshed", "connection pool resized", "slow query", "retrying upstream",
+             "health check passed"]
+
+
+@router.get("/sse/logs/{service}", response_class=EventSourceResponse)
+async def logs(request: Request, service: str, interval: Interval = 1.0,
+               limit: Limit = None) -> AsyncIterator[ServerSentEvent]:
+    """A (simulated) log tail: ``{"service", "timestamp", "level", "message"}``."""
+    rng = random.Random(service)
+    async for n in ticks(request, interval, limit):
+        yield ServerSentEvent(data={"service": service, "timestamp": utc_now(), "level": rng.choice(LEVELS),
+                                    "message": rng.choice(LOG_LINES)}, retry=RETRY_MS if n == 1 else None)
+
+
+@router.get("/sse/stock/{symbol}", response_class=EventSourceResponse)
+async def stock(request: Request, symbol: str, interval: Interval = 1.0,
+                limit: Limit = None) -> AsyncIterator[ServerSentEvent]:
+    """A seeded random walk of a price: ``{"symbol", "price", "change", "timestamp"}``."""
+    rng = random.Random(symbol)
+    price = rng.uniform(50, 500)
+    async for n in ticks(request, interval, limit):
+        change = round(price * rng.gauss(0, 0.01), 2)
+        price = max(0.01, round(price + change, 2))
+        yield ServerSentEvent(data={"symbol": symbol, "price": price, "change": change, "timestamp": utc_now()},
+                              retry=RETRY_MS if n == 1 else None)
+
+
+async def follow(request: Request, channel: Channel, last_event_id: str | None,
+                 limit: int | None) -> AsyncIterator[ServerSentEvent]:
+    """Replay what a reconnecting client missed, then the live stream, each event with its id."""
+    known = int(last_event_id) if last_event_id is not None and last_event_id.isdigit() else None
+    sub, replay, lost = channel.subscribe(known)
+    if last_event_id is not None and known is None:
+        lost = True  # a malformed id is as unknown as one from another server run
+    services = request.app.state.lab
+    services.subscriptions.add(sub)
+    sent = 0
+    retry: int | None = RETRY_MS  # on the first event: browsers then reconnect after 1 s, not 3
+
+    def event(ev) -> ServerSentEvent:
+        nonlocal retry, sent
+        out = ServerSentEvent(id=str(ev.id), event=ev.event, data=ev.data, retry=retry)
+        retry, sent = None, sent + 1
+        return out
+
+    try:
+        if lost:
+            oldest = channel.log[0].id if channel.log else None
+            yield ServerSentEvent(event="history_lost", retry=retry,
+                                  data={"last_event_id": last_event_id, "oldest_available": oldest,
+                                        "latest": channel.last_id})
+            retry, sent = None, sent + 1
+        else:
+            yield ServerSentEvent(comment="subscribed")  # a comment: clients see no event
+        for ev in replay:
+            if limit is not None and sent >= limit:
+                return
+            yield event(ev)
+        while limit is None or sent < limit:
+            ev = await sub.next()
+            if ev is None:  # dropped for falling behind, or the server is shutting down
+                return
+            yield event(ev)
+    finally:
+        sub.close()
+        services.subscriptions.discard(sub)
+
+
+@router.get("/sse/notifications/{user_id}", response_class=EventSourceResponse)
+async def sse_notifications(request: Request, user_id: str, limit: Limit = None,
+                            last_event_id: LastEventId = None) -> AsyncIterator[ServerSentEvent]:
+    """What ``POST /notify/{user_id}`` sends, with ids; ``Last-Event-ID`` replays what was missed."""
+    channel = request.app.state.lab.notifier.channel(user_id)
+    async for ev in follow(request, channel, last_event_id, limit):
+        yield ev
+
+
+@router.get("/sse/announcements", response_class=EventSourceResponse)
+async def announcements(request: Request, limit: Limit = None,
+                        last_event_id: LastEventId = None) -> AsyncIterator[ServerSentEvent]:
+    """Every announcement to every subscriber, in order, with ids; resumable with ``Last-Event-ID``."""
+    async for ev in follow(request, request.app.state.lab.announcements, last_event_id, limit):
+        yield ev
+
+
+class AnnounceBody(BaseModel):
+    message: Text
+
+
+@router.post("/announce")
+async def announce(request: Request, message: Text | None = Query(None), body: AnnounceBody | None = Body(None)) -> dict:
+    """Send an announcement to every ``/sse/announcements`` subscriber."""
+    text = message if message is not None else (body.message if body else None)
+    if text is None:
+        raise HTTPException(422, "give the message as ?message= or a JSON body {\"message\": ...}")
+    delivered = request.app.state.lab.announcements.publish(
+        {"type": "announcement", "message": text, "timestamp": utc_now()})
+    return {"status": "announced", "delivered": delivered}
