@@ -7,11 +7,11 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 from . import __version__
 from .origin import OriginGuard
 from . import naive
-from .routes import auth, basic, pooling, rooms, sse
+from .routes import apps, auth, basic, pooling, rooms, sse
 from .services import Services
 from .settings import Settings
 
-ROUTERS = [basic.router, auth.router, rooms.router, pooling.router, sse.router, naive.router]
+ROUTERS = [apps.router, basic.router, auth.router, rooms.router, pooling.router, sse.router, naive.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,9 +24,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.naive_pool = naive.NaivePool(settings.max_connections_per_user)
     app.state.naive_users = {}
     app.add_middleware(OriginGuard, allowed=settings.allowed_origins)
+    app.add_middleware(RequestCounter, services=app.state.lab)
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+class RequestCounter:
+    """Counts HTTP requests for the dashboard's requests per second."""
+
+    def __init__(self, app, services: Services) -> None:
+        self.app = app
+        self.services = services
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            self.services.http_requests += 1
+        await self.app(scope, receive, send)
 
 
 def route_table() -> list[tuple[str, str, str]]:

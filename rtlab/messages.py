@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Text = Annotated[str, StringConstraints(max_length=16_000)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -80,3 +80,28 @@ class AnyObject(BaseModel):
     """Any JSON object (the pooled endpoint syncs whatever the client sends)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
+
+
+# -- /ws/document/{doc} ----------------------------------------------------------------
+class EditRange(Model):
+    pos: Annotated[int, Field(ge=0)]
+    delete: Annotated[int, Field(ge=0)] = 0
+    insert: Text = ""
+
+
+class DocEdit(Model):
+    """``{"type": "edit", "version": V, "op": {...}}``, or the whole-content ``{"type": "edit", "content": C}``."""
+
+    type: Literal["edit"]
+    version: Annotated[int, Field(ge=0)] | None = None
+    op: EditRange | None = None
+    content: Annotated[str, StringConstraints(max_length=1_000_000)] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "DocEdit":
+        if self.content is not None:
+            if self.op is not None:
+                raise ValueError("give either content, or version and op, not both")
+        elif self.op is None or self.version is None:
+            raise ValueError("an edit needs version and op (or the whole content)")
+        return self

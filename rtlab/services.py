@@ -5,6 +5,7 @@ import asyncio
 
 from .channels import Channel, Subscription
 from .chat import ChatRooms
+from .documents import Document
 from .hub import Hub
 from .notify import Notifier
 from .settings import Settings
@@ -20,6 +21,14 @@ class Services:
         self.notifier = Notifier(self.hub, settings.event_log_size)
         self.announcements = Channel("announcements", settings.event_log_size)
         self.subscriptions: set[Subscription] = set()  # live SSE subscriptions, every channel
+        self.documents: dict[str, Document] = {}
+        self.http_requests = 0  # counted by the app's middleware, read by the dashboard
+
+    def document(self, doc_id: str) -> Document:
+        doc = self.documents.get(doc_id)
+        if doc is None:
+            doc = self.documents[doc_id] = Document()
+        return doc
 
     def begin_shutdown(self) -> None:
         """Streams end cleanly: tick loops see ``closing``; subscribers get their end marker."""

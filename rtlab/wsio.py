@@ -102,8 +102,8 @@ class Inbound(Generic[T]):
                 parts.append(f"unknown message type {e['ctx']['tag']!r}; expected one of {e['ctx']['expected_tags']}")
             else:
                 loc = e["loc"][1:] if self.tagged else e["loc"]  # a union's first item is the tag
-                where = ".".join(str(x) for x in loc) or "message"
-                parts.append(f"{where}: {e['msg']}")
+                msg = e["msg"].removeprefix("Value error, ")
+                parts.append(f"{'.'.join(str(x) for x in loc)}: {msg}" if loc else msg)
         return "; ".join(parts)
 
 

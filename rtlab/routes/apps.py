@@ -1,0 +1,139 @@
+"""Real-time apps: the chat page, a live dashboard, collaborative editing, a price stream."""
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from importlib import resources
+
+import psutil
+from fastapi import APIRouter, Query, WebSocket
+from fastapi.responses import HTMLResponse
+
+from ..hub import Connection
+from ..messages import DocEdit, Ping
+from ..notify import utc_now
+from ..ot import OTError, wire
+from ..wsio import Inbound
+from .common import bad_name, refuse, services
+
+router = APIRouter()
+
+_CHAT_PAGE = resources.files("rtlab").joinpath("static/chat.html").read_text(encoding="utf-8")
+_ping = Inbound(Ping)
+_doc_edit = Inbound(DocEdit)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def chat_page() -> HTMLResponse:
+    """The browser chat client (``?room=`` and ``?username=``)."""
+    return HTMLResponse(_CHAT_PAGE)
+
+
+async def stream_to(conn: Connection, interval: float, make: Callable[[], dict]) -> None:
+    """Send ``make()`` every ``interval`` seconds until the client leaves or the server stops.
+
+    Reading continues meanwhile (pings answered, bad input answered), which is also how the
+    endpoint learns that the client went away.
+    """
+    closing = services(conn).closing
+
+    async def read() -> None:
+        async for _ in conn.messages(_ping):
+            conn.send({"type": "pong"})
+
+    reader = asyncio.create_task(read())
+    try:
+        while not reader.done():
+            conn.send(make())
+            done, _ = await asyncio.wait([reader, asyncio.ensure_future(closing.wait())], timeout=interval,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if closing.is_set():
+                return
+    finally:
+        reader.cancel()
+
+
+class DashboardProbe:
+    """Figures of the running server, as rates over the time since the previous sample."""
+
+    def __init__(self, lab) -> None:
+        self.lab = lab
+        self.proc = psutil.Process()
+        self.proc.cpu_percent(None)
+        self.last = (time.monotonic(), lab.http_requests, lab.hub.metrics.messages_in)
+
+    def sample(self) -> dict:
+        lab, hub = self.lab, self.lab.hub
+        now, requests, messages = time.monotonic(), lab.http_requests, hub.metrics.messages_in
+        then, requests0, messages0 = self.last
+        self.last = (now, requests, messages)
+        elapsed = max(now - then, 1e-6)
+        sse_users = {u for u, ch in lab.notifier.channels.items() if ch.subscribers}
+        return {
+            "timestamp": utc_now(),
+            "cpu_usage": round(self.proc.cpu_percent(None), 1),
+            "memory_usage": round(self.proc.memory_percent(), 2),
+            "memory_rss_mb": round(self.proc.memory_info().rss / 2**20, 1),
+            "requests_per_second": round((requests - requests0) / elapsed, 1),
+            "messages_per_second": round((messages - messages0) / elapsed, 1),
+            "connections": hub.count_by_endpoint(),
+            "sse_subscriptions": len(lab.subscriptions),
+            "active_users": len(set(hub.users) | sse_users),
+        }
+
+
+@router.websocket("/ws/dashboard")
+async def dashboard(ws: WebSocket, interval: float = Query(1.0, ge=0.05, le=3600, allow_inf_nan=False)) -> None:
+    """Every ``interval`` seconds: CPU, memory, request and message rates, connections, active users."""
+    lab = services(ws)
+    async with lab.hub.connect(ws, "dashboard") as conn:
+        await stream_to(conn, interval, DashboardProbe(lab).sample)
+
+
+@router.websocket("/ws/stocks")
+async def stocks(ws: WebSocket, symbol: str = Query("ACME", min_length=1, max_length=12),
+                 interval: float = Query(1.0, ge=0.01, le=3600, allow_inf_nan=False)) -> None:
+    """A seeded random walk: ``{"symbol", "price", "change", "volume"}`` every ``interval`` seconds."""
+    rng = random.Random(symbol)
+    state = {"price": round(rng.uniform(50, 500), 2)}
+
+    def tick() -> dict:
+        change = round(state["price"] * rng.gauss(0, 0.01), 2)
+        state["price"] = max(0.01, round(state["price"] + change, 2))
+        return {"symbol": symbol, "price": state["price"], "change": change, "volume": rng.randint(100, 10_000)}
+
+    async with services(ws).hub.connect(ws, "stocks") as conn:
+        await stream_to(conn, interval, tick)
+
+
+@router.websocket("/ws/document/{doc_id}")
+async def document(ws: WebSocket, doc_id: str, user_id: str | None = None) -> None:
+    """Collaborative editing with operational transformation (see ``rtlab.ot``)."""
+    if why := bad_name(user_id, "user_id") or bad_name(doc_id, "document id"):
+        return await refuse(ws, why)
+    lab = services(ws)
+    hub, doc, group = lab.hub, lab.document(doc_id), f"document:{doc_id}"
+    async with hub.connect(ws, "document", user=user_id) as conn:
+        conn.send({"type": "init", "content": doc.content, "version": doc.version})
+        hub.join(conn, group)
+        hub.publish(group, {"type": "user_joined", "user_id": user_id}, exclude=conn)
+        try:
+            async for msg in conn.messages(_doc_edit):
+                try:
+                    if msg.content is not None:
+                        op = doc.replace(msg.content)
+                    else:
+                        op = doc.submit_wire(msg.version, msg.op.model_dump())
+                except OTError as exc:
+                    conn.send({"type": "error", "detail": str(exc)})
+                    continue
+                edit = {"type": "edit", "user_id": user_id, "version": doc.version, "op": wire(op)}
+                if msg.content is not None:
+                    edit["content"] = doc.content
+                hub.publish(group, edit, exclude=conn)
+                conn.send({"type": "ack", "version": doc.version})
+        finally:
+            hub.remove(conn)
+            hub.publish(group, {"type": "user_left", "user_id": user_id})
