@@ -41,16 +41,20 @@ class ServerStartError(RuntimeError):
 class _LogBuffer(logging.Handler):
     """Keeps the last records in memory, so that server threads print nothing."""
 
-    def __init__(self, size: int = 2000) -> None:
+    def __init__(self, size: int = 5000) -> None:
         super().__init__(logging.INFO)
-        self.records: collections.deque[str] = collections.deque(maxlen=size)
+        # (thread id, line): each server runs in a thread of its own, so its lines can be told apart.
+        self.records: collections.deque[tuple[int, str]] = collections.deque(maxlen=size)
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.records.append(self.format(record))
+            self.records.append((record.thread, self.format(record)))
         except Exception:  # a handler must never raise into the server
             self.handleError(record)
+
+    def lines(self, thread: int | None = None, since: int = 0) -> list[str]:
+        return [line for t, line in list(self.records)[since:] if thread is None or t == thread]
 
 
 _buffer = _LogBuffer()
@@ -122,6 +126,7 @@ class LabServer:
         self._server: RtlabServer | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
+        self._log_thread: int | None = None
 
     # -- addresses -------------------------------------------------------------------
     @property
@@ -167,6 +172,7 @@ class LabServer:
                 raise ServerStartError(f"rtlab did not start within {timeout:g} s")
             thread.join(0.005)
         self._port = server.servers[0].sockets[0].getsockname()[1]
+        self._log_thread = thread.ident
         _running.add(self)
         return self
 
@@ -179,7 +185,7 @@ class LabServer:
             pass
 
     def _why_not_started(self, mark: int) -> str:
-        errors = [r for r in list(_buffer.records)[mark:] if r.startswith(("ERROR", "CRITICAL"))]
+        errors = [r for r in _buffer.lines(self._thread.ident, mark) if r.startswith(("ERROR", "CRITICAL"))]
         where = f"{self.settings.host}:{self.settings.port}"
         if errors:
             detail = errors[-1].split(": ", 1)[-1]
@@ -205,8 +211,8 @@ class LabServer:
         self._server = self._thread = None
 
     def logs(self, last: int = 50) -> str:
-        """The server's recent log lines (they are kept in memory, not printed)."""
-        return "\n".join(list(_buffer.records)[-last:])
+        """This server's recent log lines (they are kept in memory, not printed)."""
+        return "\n".join(_buffer.lines(self._log_thread)[-last:])
 
     def __enter__(self) -> "LabServer":
         return self.start()
