@@ -35,6 +35,9 @@ def serve_forever(args: argparse.Namespace) -> int:
         first = exc.errors(include_url=False)[0]
         print(f"rtlab: invalid {first['loc'][0]}: {first['msg']}", file=sys.stderr)
         return 2
+    if settings.broker != "memory" and (why := broker_unreachable(settings.broker)):
+        print(f"rtlab: cannot reach the broker at {settings.broker}: {why}", file=sys.stderr)
+        return 1
     # Bind first: a taken port is then one clear line, not uvicorn's traceback.
     try:
         sock = socket.create_server((settings.host, settings.port))
@@ -54,6 +57,18 @@ def serve_forever(args: argparse.Namespace) -> int:
     finally:
         sock.close()
     return 0
+
+
+def broker_unreachable(url: str) -> str | None:
+    """Why the broker can't be reached, or None when it answers."""
+    import redis
+
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) as client:
+            client.ping()
+    except Exception as exc:  # any failure is a reason not to start
+        return str(exc) or type(exc).__name__
+    return None
 
 
 if __name__ == "__main__":

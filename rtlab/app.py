@@ -1,24 +1,44 @@
 """The app factory: ``create_app(settings)`` builds a fresh FastAPI app with every route."""
 from __future__ import annotations
 
+import logging
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from . import __version__
+from .broker import BrokerUnavailable
 from .origin import OriginGuard
 from . import naive
 from .routes import apps, auth, basic, pooling, rooms, sse
 from .services import Services
 from .settings import Settings
 
+log = logging.getLogger("rtlab")
+
 ROUTERS = [apps.router, basic.router, auth.router, rooms.router, pooling.router, sse.router, naive.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(title="rtlab", version=__version__,
+    services = Services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        try:
+            await services.broker.start()
+        except BrokerUnavailable as exc:
+            log.error("%s", exc)
+            raise
+        try:
+            yield
+        finally:
+            await services.broker.stop()
+
+    app = FastAPI(title="rtlab", version=__version__, lifespan=lifespan,
                   description="A lab server for WebSockets and Server-Sent Events.")
-    app.state.lab = Services(settings)
+    app.state.lab = services
     # The tutorial patterns, kept so that the notebooks can measure them against the fixes.
     app.state.naive = naive.ConnectionManager()
     app.state.naive_pool = naive.NaivePool(settings.max_connections_per_user)

@@ -53,10 +53,14 @@ class Channel:
         self.subscribers: set[Subscription] = set()
         self.dropped = 0
 
-    def publish(self, data: Any, event: str | None = None) -> int:
-        """Log the event and queue it for every subscriber; returns how many got it."""
-        ev = Event(self.next_id, data, event)
-        self.next_id += 1
+    def publish(self, data: Any, event: str | None = None, id: int | None = None) -> int:
+        """Log the event and queue it for every subscriber; returns how many got it.
+
+        ``id`` is given when a broker assigned it (shared across processes); otherwise the
+        channel numbers its events itself.
+        """
+        ev = Event(self.next_id if id is None else id, data, event)
+        self.next_id = ev.id + 1
         self.log.append(ev)
         delivered = 0
         for sub in list(self.subscribers):

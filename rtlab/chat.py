@@ -24,7 +24,3 @@ class ChatRooms:
 
     def recent(self, room: str) -> list[dict]:
         return list(self.history.get(room, ()))
-
-    def users(self, room: str) -> list[str]:
-        """Who is in the room, whether through /ws/chat or /ws/room."""
-        return sorted(set(self.hub.users_in(self.group(room))) | set(self.hub.users_in(f"room:{room}")))

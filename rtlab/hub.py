@@ -83,6 +83,7 @@ class Connection:
         self.queued = 0  # characters queued, a cheap stand-in for bytes
         self.waiting_since: float | None = None  # when the outbox last went from empty to busy
         self.closed = False
+        self.shared = False  # counted in the broker's shared state (Redis)
         self._wakeup = asyncio.Event()
         self._proto = _uvicorn_protocol(ws)
         self._writer: asyncio.Task | None = None
@@ -194,7 +195,7 @@ class Hub:
         self.connections: set[Connection] = set()
         self.groups: dict[str, set[Connection]] = collections.defaultdict(set)
         self.users: dict[str, set[Connection]] = collections.defaultdict(set)
-        self.reserved: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.bus = None  # the broker: set by the app's services
 
     # -- joining and leaving -------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -203,19 +204,18 @@ class Hub:
                       subprotocol: str | None = None) -> AsyncIterator[Connection | None]:
         """Admit, accept and register a connection; remove it exactly once on the way out.
 
-        With ``limit``, at most that many connections of ``user`` on ``endpoint``: the count is
-        checked and reserved without an ``await`` in between, so simultaneous connects cannot
-        all pass. One over the limit is accepted only to be closed with 1008; yields ``None``.
+        With ``limit``, at most that many connections of ``user`` on ``endpoint``: the broker
+        checks and reserves in one atomic step (no ``await`` in between in memory, one Lua
+        script in Redis), so simultaneous connects cannot all pass. One over the limit is
+        accepted only to be closed with 1008; yields ``None``.
         """
-        key = (endpoint, user or "")
-        if limit is not None:
-            if self.reserved[key] >= limit:
-                self.metrics.refused += 1
-                await ws.accept(subprotocol=subprotocol)
-                await close_quietly(ws, POLICY_VIOLATION, "Max connections reached")
-                yield None
-                return
-            self.reserved[key] += 1
+        key = f"{endpoint}:{user or ''}"
+        if limit is not None and not await self.bus.pool_acquire(key, limit):
+            self.metrics.refused += 1
+            await ws.accept(subprotocol=subprotocol)
+            await close_quietly(ws, POLICY_VIOLATION, "Max connections reached")
+            yield None
+            return
         conn = None
         try:
             await ws.accept(subprotocol=subprotocol)
@@ -227,18 +227,24 @@ class Hub:
                 self.join(conn, group)
             conn.start()
             self.metrics.accepted += 1
+            await self.bus.connected(conn)
+            await self.bus.entered(conn, groups)
             yield conn
         finally:
             if limit is not None:
-                self.reserved[key] -= 1
-                if not self.reserved[key]:
-                    del self.reserved[key]
+                await self.bus.pool_release(key)
             if conn is not None:
                 self.remove(conn)
+                await self.bus.left(conn)
 
     def join(self, conn: Connection, group: str) -> None:
         self.groups[group].add(conn)
         conn.groups.add(group)
+
+    async def enter(self, conn: Connection, group: str) -> None:
+        """Join a group after connecting (a chat room after the history was sent)."""
+        self.join(conn, group)
+        await self.bus.entered(conn, [group])
 
     def remove(self, conn: Connection) -> bool:
         """Take a connection out of every index. Idempotent: True only the first time."""

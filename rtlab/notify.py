@@ -9,7 +9,7 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 
 from .channels import Channel
-from .hub import Hub, Outgoing
+from .hub import Hub
 
 ENDPOINT = "notifications"
 
@@ -50,12 +50,6 @@ class Notifier:
                 return
             if not self.channels[user].subscribers:
                 del self.channels[user]
-
-    def notify(self, user: str, message: str) -> int:
-        payload = {"type": "notification", "message": message, "timestamp": utc_now()}
-        delivered = self.hub.publish(f"{ENDPOINT}:{user}", Outgoing(payload))
-        delivered += self.channel(user).publish(payload)
-        return delivered
 
     def sse_subscribers(self, user: str) -> int:
         ch = self.channels.get(user)

@@ -187,8 +187,9 @@ class LabServer:
     def _why_not_started(self, mark: int) -> str:
         errors = [r for r in _buffer.lines(self._thread.ident, mark) if r.startswith(("ERROR", "CRITICAL"))]
         where = f"{self.settings.host}:{self.settings.port}"
-        if errors:
-            detail = errors[-1].split(": ", 1)[-1]
+        ours = [r for r in errors if r.startswith("ERROR rtlab")]  # our own words first
+        if ours or errors:
+            detail = (ours or errors)[-1].split(": ", 1)[-1]
             return f"rtlab could not start on {where}: {detail}"
         return f"rtlab could not start on {where} (see lab.logs())"
 

@@ -5,6 +5,7 @@ import asyncio
 
 from .channels import Channel, Subscription
 from .chat import ChatRooms
+from .broker import make_broker
 from .documents import Document
 from .hub import Hub
 from .notify import Notifier
@@ -23,6 +24,8 @@ class Services:
         self.subscriptions: set[Subscription] = set()  # live SSE subscriptions, every channel
         self.documents: dict[str, Document] = {}
         self.http_requests = 0  # counted by the app's middleware, read by the dashboard
+        self.broker = make_broker(self)
+        self.hub.bus = self.broker
 
     def document(self, doc_id: str) -> Document:
         doc = self.documents.get(doc_id)
@@ -36,5 +39,3 @@ class Services:
         for sub in list(self.subscriptions):
             sub.end()
 
-    def is_online(self, user: str) -> bool:
-        return self.hub.is_online(user) or self.notifier.sse_subscribers(user) > 0

@@ -80,7 +80,7 @@ def test_the_page_reconnects_after_a_server_restart(browser):
         page.wait_for_function("document.getElementById('status').textContent === 'connected'", timeout=15_000)
         say(page, "back again")
         page.locator("#messages li.message", has_text="back again").wait_for(timeout=5000)
-        assert second.services.chat.users("r") == ["ann"]
+        assert second.services.hub.users_in("chat:r") == ["ann"]
 
 
 def test_the_page_uses_its_own_origin(browser, lab):

@@ -190,7 +190,7 @@ def test_pool_slot_is_freed_on_leave_and_sync_reaches_all(lab):
             recv_json(c)
             with connect(url) as d:
                 assert closed_with(d) == (1008, "Max connections reached")
-        wait_until(lambda: lab.services.hub.reserved.get(("pooled", "sam")) == 2, what="slot release")
+        wait_until(lambda: lab.services.broker.pools.get("pooled:sam") == 2, what="slot release")
         with connect(url) as c2:
             assert recv_json(c2)["active_connections"] == 3
             a.send(json.dumps({"cursor": [1, 2]}))
@@ -288,4 +288,4 @@ def test_removal_happens_exactly_once():
         hub = lab.services.hub
         wait_until(lambda: not hub.connections, what="all connections removed")
         assert hub.metrics.accepted == 15 and hub.metrics.removed == 15
-        assert not hub.groups and not hub.users and not hub.reserved
+        assert not hub.groups and not hub.users and not lab.services.broker.pools

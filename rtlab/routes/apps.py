@@ -117,7 +117,7 @@ async def document(ws: WebSocket, doc_id: str, user_id: str | None = None) -> No
     hub, doc, group = lab.hub, lab.document(doc_id), f"document:{doc_id}"
     async with hub.connect(ws, "document", user=user_id) as conn:
         conn.send({"type": "init", "content": doc.content, "version": doc.version})
-        hub.join(conn, group)
+        await hub.enter(conn, group)
         hub.publish(group, {"type": "user_joined", "user_id": user_id}, exclude=conn)
         try:
             async for msg in conn.messages(_doc_edit):

@@ -6,6 +6,7 @@ from pydantic import BaseModel, JsonValue
 
 from ..messages import Ping, Text
 from ..notify import ENDPOINT as NOTIFICATIONS
+from ..notify import utc_now
 from ..wsio import Inbound
 from .common import bad_name, refuse, services
 
@@ -26,9 +27,9 @@ async def pooled(ws: WebSocket, user_id: str) -> None:
                            limit=lab.settings.max_connections_per_user) as conn:
         if conn is None:
             return  # refused: over the limit
-        conn.send({"type": "connected", "active_connections": len(hub.members(group))})
+        conn.send({"type": "connected", "active_connections": await lab.broker.group_size(group)})
         async for data in conn.messages(_any_json):
-            hub.publish(group, {"type": "sync", "data": data})
+            await lab.broker.publish(group, {"type": "sync", "data": data})
 
 
 @router.websocket("/ws/notifications/{user_id}")
@@ -54,7 +55,8 @@ async def notify(request: Request, user_id: str, message: Text | None = Query(No
     text = message if message is not None else (body.message if body else None)
     if text is None:
         raise HTTPException(422, "give the message as ?message= or a JSON body {\"message\": ...}")
-    delivered = request.app.state.lab.notifier.notify(user_id, text)
+    payload = {"type": "notification", "message": text, "timestamp": utc_now()}
+    delivered = await request.app.state.lab.broker.notify(user_id, payload)
     if delivered:
         return {"status": "sent", "delivered": delivered}
     return {"status": "user not connected", "delivered": 0}
@@ -63,11 +65,12 @@ async def notify(request: Request, user_id: str, message: Text | None = Query(No
 @router.get("/user/{user_id}/online")
 async def online(request: Request, user_id: str) -> dict:
     """Whether the user has any connection, on any endpoint that names a user."""
-    return {"online": request.app.state.lab.is_online(user_id)}
+    return {"online": await request.app.state.lab.broker.is_online(user_id)}
 
 
 @router.get("/rooms/{room_id}")
 async def presence(request: Request, room_id: str) -> dict:
     """Who is in a room (chat or room endpoint)."""
-    users = request.app.state.lab.chat.users(room_id)
+    bus = request.app.state.lab.broker
+    users = sorted(set(await bus.group_users(f"chat:{room_id}")) | set(await bus.group_users(f"room:{room_id}")))
     return {"room": room_id, "users": users, "count": len(users)}

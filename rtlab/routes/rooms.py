@@ -1,4 +1,8 @@
-"""Broadcasting, rooms, chat and private messages: every socket lives in the hub."""
+"""Broadcasting, rooms, chat and private messages.
+
+Sockets live in the hub; everything that concerns more than one connection goes through the
+broker, so that the same code serves one process or many.
+"""
 from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
@@ -20,16 +24,19 @@ async def broadcast(ws: WebSocket, username: str | None = None) -> None:
     """Everyone on this endpoint: join/leave with a count; ``{"message": M}`` goes to all."""
     if why := bad_name(username):
         return await refuse(ws, why)
-    hub = services(ws).hub
+    lab = services(ws)
+    hub, bus = lab.hub, lab.broker
     async with hub.connect(ws, "broadcast", user=username, groups=["broadcast"]) as conn:
-        hub.publish("broadcast", {"type": "join", "username": username, "count": len(hub.members("broadcast"))},
-                    exclude=conn)
+        await bus.publish("broadcast", {"type": "join", "username": username,
+                                        "count": await bus.group_size("broadcast")}, exclude=conn)
         try:
             async for msg in conn.messages(_say):
-                hub.publish("broadcast", {"type": "message", "username": username, "message": msg.message})
+                await bus.publish("broadcast", {"type": "message", "username": username, "message": msg.message})
         finally:
             hub.remove(conn)
-            hub.publish("broadcast", {"type": "leave", "username": username, "count": len(hub.members("broadcast"))})
+            await bus.left(conn)
+            await bus.publish("broadcast", {"type": "leave", "username": username,
+                                            "count": await bus.group_size("broadcast")})
 
 
 @router.websocket("/ws/room/{room_id}")
@@ -37,17 +44,20 @@ async def room(ws: WebSocket, room_id: str, username: str | None = None) -> None
     """A room: the others see ``user_joined``/``user_left`` with ``room_size``; messages stay inside."""
     if why := bad_name(username) or bad_name(room_id, "room"):
         return await refuse(ws, why)
-    hub = services(ws).hub
+    lab = services(ws)
+    hub, bus = lab.hub, lab.broker
     group = f"room:{room_id}"
     async with hub.connect(ws, "room", user=username, groups=[group]) as conn:
-        hub.publish(group, {"type": "user_joined", "username": username, "room_size": len(hub.members(group))},
-                    exclude=conn)
+        await bus.publish(group, {"type": "user_joined", "username": username,
+                                  "room_size": await bus.group_size(group)}, exclude=conn)
         try:
             async for msg in conn.messages(_say):
-                hub.publish(group, {"type": "message", "username": username, "message": msg.message})
+                await bus.publish(group, {"type": "message", "username": username, "message": msg.message})
         finally:
             hub.remove(conn)
-            hub.publish(group, {"type": "user_left", "username": username, "room_size": len(hub.members(group))})
+            await bus.left(conn)
+            await bus.publish(group, {"type": "user_left", "username": username,
+                                      "room_size": await bus.group_size(group)})
 
 
 @router.websocket("/ws/chat/{room_id}")
@@ -56,32 +66,33 @@ async def chat(ws: WebSocket, room_id: str, username: str | None = None) -> None
     if why := bad_name(username) or bad_name(room_id, "room"):
         return await refuse(ws, why)
     lab = services(ws)
-    hub, rooms = lab.hub, lab.chat
-    group = rooms.group(room_id)
+    hub, bus = lab.hub, lab.broker
+    group = lab.chat.group(room_id)
 
-    def system(text: str) -> dict:
+    async def system(text: str) -> dict:
         return {"type": "system", "message": text, "timestamp": utc_now(),
-                "users_count": len(hub.users_in(group))}
+                "users_count": len(await bus.group_users(group))}
 
     async with hub.connect(ws, "chat", user=username) as conn:
-        conn.send({"type": "history", "messages": rooms.recent(room_id)})
-        hub.join(conn, group)
-        hub.publish(group, system(f"{username} joined the room"))
+        conn.send({"type": "history", "messages": await bus.history(room_id)})
+        await hub.enter(conn, group)
+        await bus.publish(group, await system(f"{username} joined the room"))
         try:
             async for msg in conn.messages(_chat):
                 if isinstance(msg, ChatText):
                     out = {"type": "message", "username": username, "message": msg.message, "timestamp": utc_now()}
-                    rooms.remember(room_id, out)
-                    hub.publish(group, out)
+                    await bus.history_add(room_id, out)
+                    await bus.publish(group, out)
                 elif isinstance(msg, ChatPrivate):
-                    sent = hub.send_to_user(msg.to, {"type": "private", "from": username, "message": msg.message,
-                                                     "timestamp": utc_now()}, endpoint="chat")
+                    sent = await bus.send_to_user(msg.to, {"type": "private", "from": username, "message": msg.message,
+                                                           "timestamp": utc_now()}, endpoint="chat")
                     conn.send({"type": "delivery", "sent": sent > 0})
                 else:
-                    hub.publish(group, {"type": "typing", "username": username}, exclude=conn)
+                    await bus.publish(group, {"type": "typing", "username": username}, exclude=conn)
         finally:
             hub.remove(conn)
-            hub.publish(group, system(f"{username} left the room"))
+            await bus.left(conn)
+            await bus.publish(group, await system(f"{username} left the room"))
 
 
 @router.websocket("/ws/private/{user_id}")
@@ -89,9 +100,9 @@ async def private(ws: WebSocket, user_id: str) -> None:
     """Direct messages: ``{"to": V, "message": M}``; the sender learns whether V got it."""
     if why := bad_name(user_id, "user id"):
         return await refuse(ws, why)
-    hub = services(ws).hub
-    async with hub.connect(ws, "private", user=user_id) as conn:
+    lab = services(ws)
+    async with lab.hub.connect(ws, "private", user=user_id) as conn:
         async for msg in conn.messages(_whisper):
-            delivered = hub.send_to_user(msg.to, {"type": "private_message", "from": user_id, "message": msg.message},
-                                         endpoint="private")
+            delivered = await lab.broker.send_to_user(
+                msg.to, {"type": "private_message", "from": user_id, "message": msg.message}, endpoint="private")
             conn.send({"type": "delivery_status", "to": msg.to, "delivered": delivered > 0})

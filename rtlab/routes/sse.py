@@ -136,13 +136,14 @@ async def stock(request: Request, symbol: str, interval: Interval = 1.0,
 
 
 async def follow(request: Request, channel: Channel, last_event_id: str | None,
-                 limit: int | None) -> AsyncIterator[ServerSentEvent]:
+                 limit: int | None, user: str | None = None) -> AsyncIterator[ServerSentEvent]:
     """Replay what a reconnecting client missed, then the live stream, each event with its id."""
     known = int(last_event_id) if last_event_id is not None and last_event_id.isdigit() else None
-    sub, replay, lost = channel.subscribe(known)
+    services = request.app.state.lab
+    bus = services.broker
+    sub, replay, lost, upto = await bus.subscribe(channel, known, user)
     if last_event_id is not None and known is None:
         lost = True  # a malformed id is as unknown as one from another server run
-    services = request.app.state.lab
     services.subscriptions.add(sub)
     sent = 0
     retry: int | None = RETRY_MS  # on the first event: browsers then reconnect after 1 s, not 3
@@ -155,10 +156,10 @@ async def follow(request: Request, channel: Channel, last_event_id: str | None,
 
     try:
         if lost:
-            oldest = channel.log[0].id if channel.log else None
+            oldest, latest = bus.log_bounds(channel)
             yield ServerSentEvent(event="history_lost", retry=retry,
                                   data={"last_event_id": last_event_id, "oldest_available": oldest,
-                                        "latest": channel.last_id})
+                                        "latest": latest})
             retry, sent = None, sent + 1
         else:
             yield ServerSentEvent(comment="subscribed")  # a comment: clients see no event
@@ -170,10 +171,12 @@ async def follow(request: Request, channel: Channel, last_event_id: str | None,
             ev = await sub.next()
             if ev is None:  # dropped for falling behind, or the server is shutting down
                 return
+            if ev.id <= upto:  # already replayed (published while the replay was being read)
+                continue
             yield event(ev)
     finally:
-        sub.close()
         services.subscriptions.discard(sub)
+        await bus.unsubscribe(channel, sub, user)
 
 
 @router.get("/sse/notifications/{user_id}", response_class=EventSourceResponse)
@@ -181,7 +184,7 @@ async def sse_notifications(request: Request, user_id: str, limit: Limit = None,
                             last_event_id: LastEventId = None) -> AsyncIterator[ServerSentEvent]:
     """What ``POST /notify/{user_id}`` sends, with ids; ``Last-Event-ID`` replays what was missed."""
     channel = request.app.state.lab.notifier.channel(user_id)
-    async for ev in follow(request, channel, last_event_id, limit):
+    async for ev in follow(request, channel, last_event_id, limit, user=user_id):
         yield ev
 
 
@@ -203,6 +206,6 @@ async def announce(request: Request, message: Text | None = Query(None), body: A
     text = message if message is not None else (body.message if body else None)
     if text is None:
         raise HTTPException(422, "give the message as ?message= or a JSON body {\"message\": ...}")
-    delivered = request.app.state.lab.announcements.publish(
+    delivered = await request.app.state.lab.broker.announce(
         {"type": "announcement", "message": text, "timestamp": utc_now()})
     return {"status": "announced", "delivered": delivered}

@@ -1,0 +1,450 @@
+"""Brokers: what must be shared once the lab runs as more than one process.
+
+One process holds only its own sockets. Every fan-out (a room's messages, a private
+message, a notification, an announcement) and every shared fact (who is in a room, who is
+online, how many connections a user has, a room's history, the SSE event logs) goes through
+the broker:
+
+* :class:`MemoryBroker` — one process; everything is local, nothing to run. The default.
+* :class:`RedisBroker` — any number of processes sharing one ``redis-server``: pub/sub
+  carries the fan-out, hashes the presence and counts, lists the chat history, sorted sets
+  the SSE event logs.
+
+The endpoints talk only to the broker's interface, so both run the same code.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from .channels import Event, Subscription
+from .hub import Connection, Outgoing
+from .notify import ENDPOINT as NOTIFICATIONS
+
+log = logging.getLogger("rtlab.broker")
+
+SSE = "sse"  # the pseudo-endpoint under which SSE notification subscriptions count
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker could not be reached at start."""
+
+
+class MemoryBroker:
+    """A single process: the hub, the rooms and the channels are the whole truth."""
+
+    name = "memory"
+
+    def __init__(self, services) -> None:
+        self.s = services
+        self.pools: dict[str, int] = {}
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    # -- membership ------------------------------------------------------------------------
+    async def connected(self, conn: Connection) -> None:
+        """A connection of ``conn.user`` opened (on ``conn.endpoint``)."""
+
+    async def entered(self, conn: Connection, groups) -> None:
+        """The connection joined these groups (rooms)."""
+
+    async def left(self, conn: Connection) -> None:
+        """The connection is gone: from the user's count and from every group it was in."""
+
+    async def group_size(self, group: str) -> int:
+        return len(self.s.hub.groups.get(group, ()))
+
+    async def group_users(self, group: str) -> list[str]:
+        return self.s.hub.users_in(group)
+
+    async def is_online(self, user: str) -> bool:
+        return self.s.hub.is_online(user) or self.s.notifier.sse_subscribers(user) > 0
+
+    async def pool_acquire(self, key: str, limit: int) -> bool:
+        # No await between the check and the increment: simultaneous connects can't both pass.
+        if self.pools.get(key, 0) >= limit:
+            return False
+        self.pools[key] = self.pools.get(key, 0) + 1
+        return True
+
+    async def pool_release(self, key: str) -> None:
+        left = self.pools.get(key, 0) - 1
+        if left > 0:
+            self.pools[key] = left
+        else:
+            self.pools.pop(key, None)
+
+    # -- fan-out ---------------------------------------------------------------------------
+    async def publish(self, group: str, payload: Any, exclude: Connection | None = None) -> int:
+        return self.s.hub.publish(group, payload, exclude=exclude)
+
+    async def send_to_user(self, user: str, payload: Any, endpoint: str) -> int:
+        return self.s.hub.send_to_user(user, payload, endpoint=endpoint)
+
+    async def notify(self, user: str, payload: dict) -> int:
+        delivered = self.s.hub.publish(f"{NOTIFICATIONS}:{user}", Outgoing(payload))
+        return delivered + self.s.notifier.channel(user).publish(payload)
+
+    async def announce(self, payload: dict) -> int:
+        return self.s.announcements.publish(payload)
+
+    # -- history and logs -----------------------------------------------------------------------
+    async def history_add(self, room: str, message: dict) -> None:
+        self.s.chat.remember(room, message)
+
+    async def history(self, room: str) -> list[dict]:
+        return self.s.chat.recent(room)
+
+    async def subscribe(self, channel, last_id: int | None, user: str | None = None):
+        """(subscription, events to replay, history lost?, skip ids up to)."""
+        sub, replay, lost = channel.subscribe(last_id)
+        return sub, replay, lost, 0
+
+    async def unsubscribe(self, channel, sub: Subscription, user: str | None = None) -> None:
+        sub.close()
+
+    def log_bounds(self, channel) -> tuple[int | None, int]:
+        return (channel.log[0].id if channel.log else None), channel.last_id
+
+
+# -------------------------------------------------------------------------------------------
+# Redis
+# -------------------------------------------------------------------------------------------
+BUS = "rtlab:bus"
+NODES = "rtlab:nodes"
+HEARTBEAT = 1.0
+NODE_TTL = 5.0
+
+# Counts are kept per node ("node|name" fields), so that a node can restate its own counts after a
+# Redis restart without double counting, and a node that died stops counting once its heartbeat ages.
+_POOL_ACQUIRE = """
+local total = 0
+local vals = redis.call('HGETALL', KEYS[1])
+local live = {}
+for _, n in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[3], '+inf')) do live[n] = true end
+for i = 1, #vals, 2 do
+  if live[vals[i]] then total = total + tonumber(vals[i + 1]) end
+end
+if total >= tonumber(ARGV[2]) then return 0 end
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+return 1
+"""
+
+_DECR = """
+local v = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if v <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return v
+"""
+
+_LOG_APPEND = """
+local id = redis.call('INCR', KEYS[1])
+redis.call('ZADD', KEYS[2], id, ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
+return id
+"""
+
+
+class RedisBroker(MemoryBroker):
+    """Many processes, one ``redis-server``: pub/sub for fan-out, hashes and lists for state."""
+
+    name = "redis"
+
+    def __init__(self, services, url: str) -> None:
+        super().__init__(services)
+        self.url = url
+        self.node = uuid.uuid4().hex[:12]
+        self.redis = None
+        self._tasks: list[asyncio.Task] = []
+        self._subscribed = asyncio.Event()
+        self.reconnects = 0
+        self.local_fallbacks = 0  # fan-outs delivered only locally because Redis was unreachable
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        import redis.asyncio as aioredis
+
+        self.redis = aioredis.from_url(self.url, decode_responses=True, socket_connect_timeout=2,
+                                       health_check_interval=5)
+        try:
+            await self.redis.ping()
+        except Exception as exc:
+            await self.redis.aclose()
+            raise BrokerUnavailable(f"cannot reach the broker at {self.url}: {exc}") from None
+        self._acquire = self.redis.register_script(_POOL_ACQUIRE)
+        self._decr = self.redis.register_script(_DECR)
+        self._append = self.redis.register_script(_LOG_APPEND)
+        await self._heartbeat_once()
+        self._tasks = [asyncio.create_task(self._listen(), name="rtlab-bus"),
+                       asyncio.create_task(self._heartbeat(), name="rtlab-heartbeat")]
+        await asyncio.wait_for(self._subscribed.wait(), 5)
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.redis is not None:
+            try:
+                await self.redis.zrem(NODES, self.node)
+            except Exception:
+                pass
+            await self.redis.aclose()
+
+    async def _heartbeat_once(self) -> None:
+        await self.redis.zadd(NODES, {self.node: time.time()})
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            try:
+                await self._heartbeat_once()
+            except Exception:
+                pass  # the listener notices and reconnects
+
+    async def _listen(self) -> None:
+        """Subscribe (confirmed), deliver, and after a lost connection reconnect with backoff and resync."""
+        delay = 0.1
+        first = True
+        while True:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(BUS)
+                # subscribe() only sends the command: wait for Redis to confirm before counting on it.
+                while (await pubsub.get_message(timeout=1.0)) is None:
+                    pass
+                if not first:
+                    await self._resync()
+                    self.reconnects += 1
+                    log.warning("broker connection restored; subscriptions and counts restated")
+                first, delay = False, 0.1
+                self._subscribed.set()
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        self._deliver(json.loads(message["data"]))
+            except asyncio.CancelledError:
+                await _quietly(pubsub.aclose())
+                raise
+            except Exception as exc:
+                self._subscribed.clear()
+                log.warning("broker connection lost (%s); retrying in %.1f s", exc, delay)
+                await _quietly(pubsub.aclose())
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _resync(self) -> None:
+        """After a Redis restart its state is gone: restate this node's part of it."""
+        await self._heartbeat_once()
+        hub = self.s.hub
+        pipe = self.redis.pipeline(transaction=False)
+        for conn in list(hub.connections):
+            if conn.user is not None:
+                pipe.hset(f"rtlab:user:{conn.user}", f"{self.node}|{conn.endpoint}",
+                          sum(1 for c in hub.users.get(conn.user, ()) if c.endpoint == conn.endpoint))
+            for group in conn.groups:
+                if conn.user is not None:
+                    pipe.hset(f"rtlab:presence:{group}", f"{self.node}|{conn.user}",
+                              sum(1 for c in hub.groups.get(group, ()) if c.user == conn.user))
+        for key, count in self.pools.items():
+            pipe.hset(f"rtlab:pool:{key}", self.node, count)
+        await pipe.execute()
+
+    # -- membership -------------------------------------------------------------------------------
+    async def _live_nodes(self) -> set[str]:
+        return set(await self.redis.zrangebyscore(NODES, time.time() - NODE_TTL, "+inf"))
+
+    async def _counts(self, key: str) -> dict[str, int]:
+        """name -> count over live nodes, from a hash of "node|name" fields."""
+        raw, live = await asyncio.gather(self.redis.hgetall(key), self._live_nodes())
+        out: dict[str, int] = {}
+        for field, value in raw.items():
+            node, _, name = field.partition("|")
+            if node in live and int(value) > 0:
+                out[name] = out.get(name, 0) + int(value)
+        return out
+
+    async def _guarded(self, coro, what: str):
+        try:
+            return await coro
+        except Exception as exc:
+            log.warning("broker unavailable for %s: %s", what, exc)
+            return None
+
+    async def connected(self, conn: Connection) -> None:
+        if conn.user is not None:
+            conn.shared = True
+            await self._guarded(self.redis.hincrby(f"rtlab:user:{conn.user}", f"{self.node}|{conn.endpoint}", 1),
+                                "presence")
+
+    async def entered(self, conn: Connection, groups) -> None:
+        if conn.user is None or not groups:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for group in groups:
+            pipe.hincrby(f"rtlab:presence:{group}", f"{self.node}|{conn.user}", 1)
+        await self._guarded(pipe.execute(), "presence")
+
+    async def left(self, conn: Connection) -> None:
+        if conn.user is None or not conn.shared:
+            return
+        conn.shared = False  # counted out once, however many paths lead here
+        calls = [self._decr(keys=[f"rtlab:user:{conn.user}"], args=[f"{self.node}|{conn.endpoint}"])]
+        calls += [self._decr(keys=[f"rtlab:presence:{g}"], args=[f"{self.node}|{conn.user}"])
+                  for g in conn.groups]
+        await self._guarded(asyncio.gather(*calls), "presence")
+
+    async def group_size(self, group: str) -> int:
+        counts = await self._guarded(self._counts(f"rtlab:presence:{group}"), "presence")
+        return sum(counts.values()) if counts is not None else await super().group_size(group)
+
+    async def group_users(self, group: str) -> list[str]:
+        counts = await self._guarded(self._counts(f"rtlab:presence:{group}"), "presence")
+        return sorted(counts) if counts is not None else await super().group_users(group)
+
+    async def _user_counts(self, user: str) -> dict[str, int]:
+        counts = await self._guarded(self._counts(f"rtlab:user:{user}"), "presence")
+        return counts or {}
+
+    async def is_online(self, user: str) -> bool:
+        return bool(await self._user_counts(user)) or await super().is_online(user)
+
+    async def pool_acquire(self, key: str, limit: int) -> bool:
+        ok = await self._acquire(keys=[f"rtlab:pool:{key}", NODES], args=[self.node, limit, time.time() - NODE_TTL])
+        if ok:
+            self.pools[key] = self.pools.get(key, 0) + 1
+        return bool(ok)
+
+    async def pool_release(self, key: str) -> None:
+        await super().pool_release(key)
+        await self._guarded(self._decr(keys=[f"rtlab:pool:{key}"], args=[self.node]), "pool")
+
+    # -- fan-out ----------------------------------------------------------------------------------
+    async def _send(self, envelope: dict) -> bool:
+        """Publish to every node (this one included). False, and nothing sent, if Redis is down."""
+        try:
+            await self.redis.publish(BUS, json.dumps(envelope, separators=(",", ":")))
+            return True
+        except Exception as exc:
+            self.local_fallbacks += 1
+            log.warning("broker unavailable (%s): delivering on this process only", exc)
+            return False
+
+    def _deliver(self, env: dict) -> None:
+        kind = env["k"]
+        hub = self.s.hub
+        if kind == "g":
+            exclude = None
+            if env.get("x") and env["x"][0] == self.node:
+                exclude = next((c for c in hub.groups.get(env["g"], ()) if c.id == env["x"][1]), None)
+            hub.publish(env["g"], Outgoing(env["p"]), exclude=exclude)
+        elif kind == "u":
+            hub.send_to_user(env["u"], env["p"], endpoint=env["e"])
+        elif kind == "n":
+            hub.publish(f"{NOTIFICATIONS}:{env['u']}", Outgoing(env["p"]))
+            self.s.notifier.channel(env["u"]).publish(json.loads(env["p"]), id=env["id"])
+        elif kind == "a":
+            self.s.announcements.publish(json.loads(env["p"]), id=env["id"])
+
+    async def publish(self, group: str, payload: Any, exclude: Connection | None = None) -> int:
+        item = Outgoing(payload)
+        env = {"k": "g", "g": group, "p": item.text, "x": [self.node, exclude.id] if exclude else None}
+        if not await self._send(env):
+            return self.s.hub.publish(group, item, exclude=exclude)
+        return -1  # delivered by every node on receipt; not counted here
+
+    async def send_to_user(self, user: str, payload: Any, endpoint: str) -> int:
+        count = (await self._user_counts(user)).get(endpoint, 0)
+        if not await self._send({"k": "u", "u": user, "e": endpoint, "p": Outgoing(payload).text}):
+            return self.s.hub.send_to_user(user, payload, endpoint=endpoint)
+        return count
+
+    async def _log(self, channel: str, data: str) -> int | None:
+        return await self._guarded(self._append(keys=[f"rtlab:seq:{channel}", f"rtlab:log:{channel}"],
+                                                args=[data, self.s.settings.event_log_size]), "event log")
+
+    async def notify(self, user: str, payload: dict) -> int:
+        text = json.dumps(payload, separators=(",", ":"))
+        event_id = await self._log(f"notifications:{user}", text)
+        if event_id is None or not await self._send({"k": "n", "u": user, "id": event_id, "p": text}):
+            return await super().notify(user, payload)
+        counts = await self._user_counts(user)
+        return counts.get(NOTIFICATIONS, 0) + counts.get(SSE, 0)
+
+    async def announce(self, payload: dict) -> int:
+        text = json.dumps(payload, separators=(",", ":"))
+        event_id = await self._log("announcements", text)
+        if event_id is None or not await self._send({"k": "a", "id": event_id, "p": text}):
+            return await super().announce(payload)
+        counts = await self._guarded(self._counts("rtlab:subs:announcements"), "subscriptions")
+        return sum((counts or {}).values())
+
+    # -- history and logs --------------------------------------------------------------------------
+    async def history_add(self, room: str, message: dict) -> None:
+        key = f"rtlab:history:{room}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.rpush(key, json.dumps(message, separators=(",", ":")))
+        pipe.ltrim(key, -self.s.settings.history_size, -1)
+        if await self._guarded(pipe.execute(), "history") is None:
+            await super().history_add(room, message)
+
+    async def history(self, room: str) -> list[dict]:
+        raw = await self._guarded(self.redis.lrange(f"rtlab:history:{room}", 0, -1), "history")
+        return [json.loads(m) for m in raw] if raw is not None else await super().history(room)
+
+    async def subscribe(self, channel, last_id: int | None, user: str | None = None):
+        # Register locally first, then read the shared log: an event published meanwhile arrives
+        # live as well as in the replay, and the reader skips ids it has already replayed.
+        sub, _, _ = channel.subscribe(None)
+        key = "rtlab:subs:announcements" if user is None else f"rtlab:user:{user}"
+        field = self.node if user is None else f"{self.node}|{SSE}"
+        await self._guarded(self.redis.hincrby(key, field, 1), "subscriptions")
+        replay, lost, upto = [], False, 0
+        if last_id is not None:
+            name = channel.name
+            got = await self._guarded(self._read_log(name, last_id), "event log")
+            if got is None:
+                lost = True
+            else:
+                replay, lost = got
+                upto = replay[-1].id if replay else last_id
+        channel.bounds = await self._guarded(self._bounds(channel.name), "event log") or (None, 0)
+        return sub, replay, lost, upto
+
+    async def unsubscribe(self, channel, sub: Subscription, user: str | None = None) -> None:
+        sub.close()
+        key = "rtlab:subs:announcements" if user is None else f"rtlab:user:{user}"
+        field = self.node if user is None else f"{self.node}|{SSE}"
+        await self._guarded(self._decr(keys=[key], args=[field]), "subscriptions")
+
+    async def _bounds(self, name: str) -> tuple[int | None, int]:
+        first = await self.redis.zrange(f"rtlab:log:{name}", 0, 0, withscores=True)
+        latest = int(await self.redis.get(f"rtlab:seq:{name}") or 0)
+        return (int(first[0][1]) if first else None), latest
+
+    async def _read_log(self, name: str, last_id: int) -> tuple[list[Event], bool]:
+        oldest, latest = await self._bounds(name)
+        if last_id > latest or (oldest is not None and last_id < oldest - 1) or (oldest is None and last_id < latest):
+            return [], True
+        rows = await self.redis.zrangebyscore(f"rtlab:log:{name}", f"({last_id}", "+inf", withscores=True)
+        return [Event(int(score), json.loads(data)) for data, score in rows], False
+
+    def log_bounds(self, channel) -> tuple[int | None, int]:
+        return getattr(channel, "bounds", (None, 0))
+
+
+async def _quietly(coro) -> None:
+    try:
+        await coro
+    except Exception:
+        pass
+
+
+def make_broker(services):
+    url = services.settings.broker
+    return MemoryBroker(services) if url == "memory" else RedisBroker(services, url)
