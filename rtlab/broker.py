@@ -370,18 +370,18 @@ class RedisBroker(MemoryBroker):
 
     async def notify(self, user: str, payload: dict) -> int:
         text = json.dumps(payload, separators=(",", ":"))
+        counts = await self._user_counts(user)  # before sending: a subscriber may leave once it has it
         event_id = await self._log(f"notifications:{user}", text)
         if event_id is None or not await self._send({"k": "n", "u": user, "id": event_id, "p": text}):
             return await super().notify(user, payload)
-        counts = await self._user_counts(user)
         return counts.get(NOTIFICATIONS, 0) + counts.get(SSE, 0)
 
     async def announce(self, payload: dict) -> int:
         text = json.dumps(payload, separators=(",", ":"))
+        counts = await self._guarded(self._counts("rtlab:subs:announcements"), "subscriptions")
         event_id = await self._log("announcements", text)
         if event_id is None or not await self._send({"k": "a", "id": event_id, "p": text}):
             return await super().announce(payload)
-        counts = await self._guarded(self._counts("rtlab:subs:announcements"), "subscriptions")
         return sum((counts or {}).values())
 
     # -- history and logs --------------------------------------------------------------------------
