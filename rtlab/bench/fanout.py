@@ -160,8 +160,9 @@ class Result:
 
 
 class Server:
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, extra: list[str] | None = None) -> None:
         cmd, self.path = SERVERS[kind]
+        cmd = cmd + (extra or [])
         env = {**os.environ, "RTLAB_SECRET": "bench", "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         line = self.proc.stdout.readline()

@@ -1,0 +1,129 @@
+"""Scale-out benchmark: delivery across processes through Redis, against one process in memory.
+
+* ``memory`` — one rtlab process with the memory broker; sender and receivers on it.
+* ``redis``  — two rtlab processes sharing a ``redis-server`` (started here, on a free
+  loopback port); the sender on one process, every receiver on the other, so each message
+  crosses Redis pub/sub.
+
+Two phases each: a **paced** phase (one message every few milliseconds) gives the delivery
+latency a user feels (p50/p99, send to receipt); a **burst** phase gives the throughput
+(deliveries per second until every receiver has every message).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+from .fanout import Client, Server, open_client
+
+
+def _free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        return s.getsockname()[1]
+
+
+class RedisProcess:
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise SystemExit("redis-server is not installed: apt-get install redis-server")
+        self.port = _free_port()
+        self.proc = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def rtlab_server(broker: str) -> Server:
+    return Server("rtlab", extra=["--broker", broker])
+
+
+async def measure(mode: str, receivers: int, paced: int, burst: int, pace: float, timeout: float) -> dict:
+    redis = RedisProcess() if mode == "redis" else None
+    servers = [rtlab_server(redis.url if redis else "memory")]
+    if redis:
+        servers.append(rtlab_server(redis.url))
+    sender_port, receiver_port = servers[0].port, servers[-1].port
+    transports = []
+    try:
+        path = "/ws/room/bench"
+        sender = await open_client(sender_port, f"{path}?username=ctl", Client(0))
+        transports.append(sender.transport)
+        clients = []
+        for i in range(receivers):
+            c = await open_client(receiver_port, f"{path}?username=r{i}", Client(paced))
+            clients.append(c)
+            transports.append(c.transport)
+        # Wait until a message from the sender reaches every receiver: subscriptions are live.
+        sender.send_text(json.dumps({"message": "SYNC"}))
+        await asyncio.wait_for(asyncio.gather(*(c.synced for c in clients)), timeout)
+        for _ in range(paced):
+            sender.send_text(json.dumps({"message": f"B{time.monotonic_ns():019d}"}))
+            await asyncio.sleep(pace)
+        await asyncio.wait_for(asyncio.gather(*(c.done for c in clients)), timeout)
+        lat = sorted(x for c in clients for x in c.latencies)
+        p50, p99 = lat[len(lat) // 2] / 1e6, lat[int(len(lat) * 0.99)] / 1e6
+        loop = asyncio.get_running_loop()
+        for c in clients:
+            c.expect, c.got, c.latencies = paced + burst, paced, []
+            c.done = loop.create_future()
+        start = time.monotonic()
+        for _ in range(burst):
+            sender.send_text(json.dumps({"message": f"B{time.monotonic_ns():019d}"}))
+        await asyncio.wait_for(asyncio.gather(*(c.done for c in clients)), timeout)
+        seconds = time.monotonic() - start
+        return {"mode": mode, "receivers": receivers, "p50_ms": p50, "p99_ms": p99,
+                "per_second": receivers * burst / seconds}
+    finally:
+        for t in transports:
+            t.abort()
+        for s in servers:
+            s.stop()
+        if redis:
+            redis.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m rtlab.bench scaleout", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--receivers", default="10,100", type=lambda s: [int(x) for x in s.split(",")])
+    p.add_argument("--paced", type=int, default=200, help="messages in the latency phase")
+    p.add_argument("--burst", type=int, default=500, help="messages in the throughput phase")
+    p.add_argument("--pace", type=float, default=0.005, help="seconds between paced messages")
+    p.add_argument("--timeout", type=float, default=30.0)
+    args = p.parse_args(argv)
+
+    async def run():
+        return [await measure(mode, n, args.paced, args.burst, args.pace, args.timeout)
+                for n in args.receivers for mode in ("memory", "redis")]
+
+    rows = asyncio.run(run())
+    print(f"{'broker':7} {'receivers':>9} {'p50 ms':>8} {'p99 ms':>8} {'deliveries/s':>13} {'vs memory':>10}")
+    base = {}
+    for r in rows:
+        if r["mode"] == "memory":
+            base[r["receivers"]] = r["per_second"]
+        ratio = r["per_second"] / base[r["receivers"]]
+        print(f"{r['mode']:7} {r['receivers']:9} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+              f"{r['per_second']:13,.0f} {ratio:9.2f}x")
+    return 0
