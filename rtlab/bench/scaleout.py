@@ -14,44 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
-import socket
-import subprocess
-import sys
 import time
 
+from ..redisproc import RedisServer
 from .fanout import Client, Server, open_client
-
-
-def _free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as s:
-        return s.getsockname()[1]
-
-
-class RedisProcess:
-    def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise SystemExit("redis-server is not installed: apt-get install redis-server")
-        self.port = _free_port()
-        self.proc = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def rtlab_server(broker: str) -> Server:
@@ -59,7 +25,7 @@ def rtlab_server(broker: str) -> Server:
 
 
 async def measure(mode: str, receivers: int, paced: int, burst: int, pace: float, timeout: float) -> dict:
-    redis = RedisProcess() if mode == "redis" else None
+    redis = RedisServer().start() if mode == "redis" else None
     servers = [rtlab_server(redis.url if redis else "memory")]
     if redis:
         servers.append(rtlab_server(redis.url))
