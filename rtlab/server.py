@@ -21,6 +21,7 @@ import collections
 import logging
 import threading
 import time
+import warnings
 import weakref
 from typing import Any
 
@@ -60,8 +61,21 @@ class _LogBuffer(logging.Handler):
 _buffer = _LogBuffer()
 
 
+_original_showwarning = warnings.showwarning
+
+
+def _showwarning(message, category, filename, lineno, file=None, line=None):
+    """Warnings raised in a server thread go to the log buffer, not into a notebook cell's stderr."""
+    if threading.current_thread().name == "rtlab-server":
+        logging.getLogger("rtlab").warning("%s: %s", category.__name__, message)
+    else:
+        _original_showwarning(message, category, filename, lineno, file, line)
+
+
 def capture_logs() -> _LogBuffer:
-    """Route the server's loggers into the in-memory buffer (idempotent)."""
+    """Route the server's loggers (and its threads' warnings) into the in-memory buffer (idempotent)."""
+    if warnings.showwarning is not _showwarning:
+        warnings.showwarning = _showwarning
     for name in _LOGGERS:
         logger = logging.getLogger(name)
         if _buffer not in logger.handlers:
@@ -223,7 +237,8 @@ class LabServer:
 
     def __repr__(self) -> str:  # no port: it varies from run to run
         state = "running" if self.running else "stopped"
-        return f"<rtlab server {state}, broker={self.settings.broker}>"
+        broker = self.settings.broker.split(":", 1)[0]  # "memory" or "redis": no address, no port
+        return f"<rtlab server {state}, broker={broker}>"
 
 
 _default: LabServer | None = None

@@ -142,3 +142,24 @@ def test_logs_are_captured_not_printed(capfd):
     out, err = capfd.readouterr()
     assert out == "" and err == ""
     assert "Uvicorn running" in lab.logs(200)
+
+
+def test_warnings_in_the_server_thread_are_logged_not_printed(capfd):
+    import warnings
+
+    with LabServer() as lab:
+        thread = next(t for t in threading.enumerate() if t.name == "rtlab-server")
+        assert thread.is_alive()
+        done = threading.Event()
+
+        def warn_in_a_server_thread():
+            warnings.warn("from the server's thread", UserWarning)
+            done.set()
+
+        t = threading.Thread(target=warn_in_a_server_thread, name="rtlab-server")
+        t.start()
+        t.join(5)
+        assert done.is_set()
+    out, err = capfd.readouterr()
+    assert "from the server's thread" not in err
+    assert any("from the server's thread" in line for line in rtlab.server._buffer.lines())

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
-from typing import Annotated
-
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
@@ -24,10 +22,21 @@ from ..notify import utc_now
 router = APIRouter()
 
 RETRY_MS = 1000
-Interval = Annotated[float, Query(ge=0.001, le=3600, allow_inf_nan=False,
-                                  description="seconds between events")]
-Limit = Annotated[int | None, Query(ge=0, le=10_000_000, description="end after this many events")]
-LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)]
+# Each parameter gets a fresh Query/Header object: FastAPI writes the parameter's name into it,
+# so one object shared by several routes (an Annotated alias) makes pydantic warn, at first use,
+# from the server's thread, into whatever notebook cell happens to be running.
+
+
+def Interval():  # noqa: N802 - reads like a type in signatures
+    return Query(1.0, ge=0.001, le=3600, allow_inf_nan=False, description="seconds between events")
+
+
+def Limit():  # noqa: N802
+    return Query(None, ge=0, le=10_000_000, description="end after this many events")
+
+
+def LastEventId():  # noqa: N802
+    return Header(None, alias="Last-Event-ID", max_length=64)
 
 
 def _closing(request: Request) -> asyncio.Event:
@@ -54,14 +63,14 @@ async def ticks(request: Request, interval: float, limit: int | None, start: int
 
 
 @router.get("/sse", response_class=EventSourceResponse)
-async def messages(request: Request, interval: Interval = 1.0, limit: Limit = None) -> AsyncIterator[ServerSentEvent]:
+async def messages(request: Request, interval: float = Interval(), limit: int | None = Limit()) -> AsyncIterator[ServerSentEvent]:
     """``data: Message N`` every interval."""
     async for n in ticks(request, interval, limit):
         yield ServerSentEvent(raw_data=f"Message {n}", retry=RETRY_MS if n == 1 else None)
 
 
 @router.get("/sse/json", response_class=EventSourceResponse)
-async def json_stream(request: Request, interval: Interval = 1.0, limit: Limit = None) -> AsyncIterator[ServerSentEvent]:
+async def json_stream(request: Request, interval: float = Interval(), limit: int | None = Limit()) -> AsyncIterator[ServerSentEvent]:
     """JSON events: ``{"timestamp", "value"}``."""
     rng = random.Random()
     async for n in ticks(request, interval, limit):
@@ -70,7 +79,7 @@ async def json_stream(request: Request, interval: Interval = 1.0, limit: Limit =
 
 
 @router.get("/sse/events", response_class=EventSourceResponse)
-async def named_events(request: Request, interval: Interval = 1.0, limit: Limit = None) -> AsyncIterator[ServerSentEvent]:
+async def named_events(request: Request, interval: float = Interval(), limit: int | None = Limit()) -> AsyncIterator[ServerSentEvent]:
     """Named events: every 5th is ``event: milestone``; the others are plain ``Count: N``."""
     async for n in ticks(request, interval, limit):
         retry = RETRY_MS if n == 1 else None
@@ -80,7 +89,7 @@ async def named_events(request: Request, interval: Interval = 1.0, limit: Limit 
             yield ServerSentEvent(raw_data=f"Count: {n}", retry=retry)
 
 
-def next_id(last_event_id: LastEventId = None) -> int:
+def next_id(last_event_id: str | None = LastEventId()) -> int:
     """The id to resume at. A dependency, so that a bad header is a 400 before the stream starts."""
     if last_event_id is None:
         return 1
@@ -90,7 +99,7 @@ def next_id(last_event_id: LastEventId = None) -> int:
 
 
 @router.get("/sse/with-id", response_class=EventSourceResponse)
-async def with_id(request: Request, interval: Interval = 1.0, limit: Limit = None,
+async def with_id(request: Request, interval: float = Interval(), limit: int | None = Limit(),
                   start: int = Depends(next_id)) -> AsyncIterator[ServerSentEvent]:
     """``id: N`` with ``data: Event N``; reconnecting with ``Last-Event-ID: K`` resumes at K+1."""
     async for n in ticks(request, interval, limit, start=start):
@@ -98,8 +107,8 @@ async def with_id(request: Request, interval: Interval = 1.0, limit: Limit = Non
 
 
 @router.get("/sse/progress/{task_id}", response_class=EventSourceResponse)
-async def progress(request: Request, task_id: str, interval: Interval = 1.0,
-                   limit: Limit = None) -> AsyncIterator[ServerSentEvent]:
+async def progress(request: Request, task_id: str, interval: float = Interval(),
+                   limit: int | None = Limit()) -> AsyncIterator[ServerSentEvent]:
     """Progress 0, 10, ... 100, then ``status: complete``, then the stream ends."""
     steps = [{"task_id": task_id, "progress": p} for p in range(0, 101, 10)]
     steps.append({"task_id": task_id, "status": "complete"})
@@ -113,8 +122,8 @@ LOG_LINES = ["request handled", "cache refreshed", "connection pool resized", "s
 
 
 @router.get("/sse/logs/{service}", response_class=EventSourceResponse)
-async def logs(request: Request, service: str, interval: Interval = 1.0,
-               limit: Limit = None) -> AsyncIterator[ServerSentEvent]:
+async def logs(request: Request, service: str, interval: float = Interval(),
+               limit: int | None = Limit()) -> AsyncIterator[ServerSentEvent]:
     """A (simulated) log tail: ``{"service", "timestamp", "level", "message"}``."""
     rng = random.Random(service)
     async for n in ticks(request, interval, limit):
@@ -123,8 +132,8 @@ async def logs(request: Request, service: str, interval: Interval = 1.0,
 
 
 @router.get("/sse/stock/{symbol}", response_class=EventSourceResponse)
-async def stock(request: Request, symbol: str, interval: Interval = 1.0,
-                limit: Limit = None) -> AsyncIterator[ServerSentEvent]:
+async def stock(request: Request, symbol: str, interval: float = Interval(),
+                limit: int | None = Limit()) -> AsyncIterator[ServerSentEvent]:
     """A seeded random walk of a price: ``{"symbol", "price", "change", "timestamp"}``."""
     rng = random.Random(symbol)
     price = rng.uniform(50, 500)
@@ -180,8 +189,8 @@ async def follow(request: Request, channel: Channel, last_event_id: str | None,
 
 
 @router.get("/sse/notifications/{user_id}", response_class=EventSourceResponse)
-async def sse_notifications(request: Request, user_id: str, limit: Limit = None,
-                            last_event_id: LastEventId = None) -> AsyncIterator[ServerSentEvent]:
+async def sse_notifications(request: Request, user_id: str, limit: int | None = Limit(),
+                            last_event_id: str | None = LastEventId()) -> AsyncIterator[ServerSentEvent]:
     """What ``POST /notify/{user_id}`` sends, with ids; ``Last-Event-ID`` replays what was missed."""
     channel = request.app.state.lab.notifier.channel(user_id)
     async for ev in follow(request, channel, last_event_id, limit, user=user_id):
@@ -189,8 +198,8 @@ async def sse_notifications(request: Request, user_id: str, limit: Limit = None,
 
 
 @router.get("/sse/announcements", response_class=EventSourceResponse)
-async def announcements(request: Request, limit: Limit = None,
-                        last_event_id: LastEventId = None) -> AsyncIterator[ServerSentEvent]:
+async def announcements(request: Request, limit: int | None = Limit(),
+                        last_event_id: str | None = LastEventId()) -> AsyncIterator[ServerSentEvent]:
     """Every announcement to every subscriber, in order, with ids; resumable with ``Last-Event-ID``."""
     async for ev in follow(request, request.app.state.lab.announcements, last_event_id, limit):
         yield ev
