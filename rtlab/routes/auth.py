@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request, WebSocket
 from ..auth import AuthError, bearer, issue_token, verify_token
 from ..messages import Auth, TokenRequest, TokenResponse
 from ..wsio import POLICY_VIOLATION, Closed, Inbound, close_quietly, dumps, receive_text
+from .common import refuse
 
 router = APIRouter()
 
@@ -26,16 +27,6 @@ _auth_message = Inbound(Auth)
 async def token(body: TokenRequest, request: Request) -> TokenResponse:
     """Issue an HS256 JWT for a username (``sub``), valid for one hour."""
     return TokenResponse(access_token=issue_token(request.app.state.lab.settings, body.username))
-
-
-async def refuse(ws: WebSocket, reason: str) -> None:
-    """Accept only to say why, then close with 1008: a browser sees the code and reason.
-
-    (Closing before accepting answers HTTP 403 instead, which a browser's WebSocket reports
-    as a bare 1006 with no reason at all.)
-    """
-    await ws.accept(subprotocol=_offered_subprotocol(ws))
-    await close_quietly(ws, POLICY_VIOLATION, reason)
 
 
 def _offered_subprotocol(ws: WebSocket) -> str | None:
@@ -58,7 +49,7 @@ async def _authenticated(ws: WebSocket, token: str | None, subprotocol: str | No
     try:
         claims = verify_token(ws.app.state.lab.settings, token)
     except AuthError as exc:
-        await refuse(ws, str(exc))
+        await refuse(ws, str(exc), subprotocol=_offered_subprotocol(ws))
         return
     await ws.accept(subprotocol=subprotocol)
     await _session(ws, claims)

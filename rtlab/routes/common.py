@@ -13,9 +13,13 @@ def services(conn_or_ws):
     return ws.app.state.lab
 
 
-async def refuse(ws: WebSocket, reason: str) -> None:
-    """Accept only to say why, then close with 1008 and the reason."""
-    await ws.accept()
+async def refuse(ws: WebSocket, reason: str, subprotocol: str | None = None) -> None:
+    """Accept only to say why, then close with 1008 and the reason: a browser sees both.
+
+    (Closing before accepting answers HTTP 403 instead, which a browser's WebSocket reports
+    as a bare 1006 with no reason at all.)
+    """
+    await ws.accept(subprotocol=subprotocol)
     await close_quietly(ws, POLICY_VIOLATION, reason)
 
 

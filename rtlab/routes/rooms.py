@@ -19,24 +19,29 @@ _whisper = Inbound(Whisper)
 _chat = Inbound(ChatText, ChatPrivate, ChatTyping)
 
 
+async def _group_session(ws: WebSocket, username: str, group: str, endpoint: str,
+                         joined: str, left: str, size: str) -> None:
+    """Join a group; announce it to the others; relay ``{"message": M}`` to all; announce leaving."""
+    lab = services(ws)
+    hub, bus = lab.hub, lab.broker
+    async with hub.connect(ws, endpoint, user=username, groups=[group]) as conn:
+        await bus.publish(group, {"type": joined, "username": username, size: await bus.group_size(group)},
+                          exclude=conn)
+        try:
+            async for msg in conn.messages(_say):
+                await bus.publish(group, {"type": "message", "username": username, "message": msg.message})
+        finally:
+            hub.remove(conn)
+            await bus.left(conn)
+            await bus.publish(group, {"type": left, "username": username, size: await bus.group_size(group)})
+
+
 @router.websocket("/ws/broadcast")
 async def broadcast(ws: WebSocket, username: str | None = None) -> None:
     """Everyone on this endpoint: join/leave with a count; ``{"message": M}`` goes to all."""
     if why := bad_name(username):
         return await refuse(ws, why)
-    lab = services(ws)
-    hub, bus = lab.hub, lab.broker
-    async with hub.connect(ws, "broadcast", user=username, groups=["broadcast"]) as conn:
-        await bus.publish("broadcast", {"type": "join", "username": username,
-                                        "count": await bus.group_size("broadcast")}, exclude=conn)
-        try:
-            async for msg in conn.messages(_say):
-                await bus.publish("broadcast", {"type": "message", "username": username, "message": msg.message})
-        finally:
-            hub.remove(conn)
-            await bus.left(conn)
-            await bus.publish("broadcast", {"type": "leave", "username": username,
-                                            "count": await bus.group_size("broadcast")})
+    await _group_session(ws, username, "broadcast", "broadcast", "join", "leave", "count")
 
 
 @router.websocket("/ws/room/{room_id}")
@@ -44,20 +49,7 @@ async def room(ws: WebSocket, room_id: str, username: str | None = None) -> None
     """A room: the others see ``user_joined``/``user_left`` with ``room_size``; messages stay inside."""
     if why := bad_name(username) or bad_name(room_id, "room"):
         return await refuse(ws, why)
-    lab = services(ws)
-    hub, bus = lab.hub, lab.broker
-    group = f"room:{room_id}"
-    async with hub.connect(ws, "room", user=username, groups=[group]) as conn:
-        await bus.publish(group, {"type": "user_joined", "username": username,
-                                  "room_size": await bus.group_size(group)}, exclude=conn)
-        try:
-            async for msg in conn.messages(_say):
-                await bus.publish(group, {"type": "message", "username": username, "message": msg.message})
-        finally:
-            hub.remove(conn)
-            await bus.left(conn)
-            await bus.publish(group, {"type": "user_left", "username": username,
-                                      "room_size": await bus.group_size(group)})
+    await _group_session(ws, username, f"room:{room_id}", "room", "user_joined", "user_left", "room_size")
 
 
 @router.websocket("/ws/chat/{room_id}")
