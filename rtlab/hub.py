@@ -14,8 +14,8 @@ The hub does what ``websockets.broadcast()`` does, and a bit more:
   socket aborted, and counted. The others never wait for it.
 * A connection is removed exactly once, whatever ended it, and the indexes are never
   mutated while being iterated (publishing iterates a snapshot).
-* Per-user limits are checked and reserved in one synchronous step, so simultaneous connects
-  cannot race past them.
+* Per-user limits are checked and reserved in one atomic step by the broker, so simultaneous
+  connects cannot race past them.
 """
 from __future__ import annotations
 
@@ -166,12 +166,6 @@ class Connection:
                 self.send({"type": "error", "detail": str(exc)})
                 continue
             yield message
-
-    async def flush(self, timeout: float = 1.0) -> None:
-        """Wait (bounded) until what is queued has been written, e.g. before a close."""
-        deadline = time.monotonic() + timeout
-        while self.outbox and not self.closed and time.monotonic() < deadline:
-            await asyncio.sleep(0.005)
 
 
 class Metrics:

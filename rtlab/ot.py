@@ -126,9 +126,9 @@ def transform(a: Op, b: Op) -> tuple[Op, Op]:
             y = next(ib)
             continue
         if x is None:  # the rest of b only retains or deletes what is past a's end: implicit retains
-            x = _remaining(y)
+            x = abs(y)
         if y is None:
-            y = _remaining(x)
+            y = abs(x)
         if _is_retain(x) and _is_retain(y):
             m = min(x, y)
             a1.retain(m)
@@ -144,10 +144,6 @@ def transform(a: Op, b: Op) -> tuple[Op, Op]:
         x = _shrink(x, m) or next(ia)
         y = _shrink(y, m) or next(ib)
     return a1.build(), b1.build()
-
-
-def _remaining(c: int) -> int:
-    return abs(c)
 
 
 def _shrink(c: int, m: int) -> int:

@@ -5,7 +5,7 @@ import sys
 
 def test_fanout_benchmark_runs_and_prints_a_table():
     out = subprocess.run([sys.executable, "-m", "rtlab.bench", "fanout", "--clients", "20", "--messages", "20",
-                          "--stalled", "0", "--repeat", "1", "--servers", "raw,rtlab,naive"],
+                          "--stalled", "0", "--repeat", "1", "--timeout", "60", "--servers", "raw,rtlab,naive"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()

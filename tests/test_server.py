@@ -147,7 +147,7 @@ def test_logs_are_captured_not_printed(capfd):
 def test_warnings_in_the_server_thread_are_logged_not_printed(capfd):
     import warnings
 
-    with LabServer() as lab:
+    with LabServer():
         thread = next(t for t in threading.enumerate() if t.name == "rtlab-server")
         assert thread.is_alive()
         done = threading.Event()

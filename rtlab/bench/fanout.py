@@ -23,7 +23,6 @@ import base64
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -191,7 +190,7 @@ async def run_one(kind: str, n: int, stalled: int, messages: int, timeout: float
         transports.append(sender.transport)
         for _ in range(stalled):
             s = Stalled()
-            t, _ = await asyncio.get_running_loop().create_connection(lambda: s, "127.0.0.1", port)
+            t, _ = await asyncio.get_running_loop().create_connection(lambda s=s: s, "127.0.0.1", port)
             t.write((f"GET {path}?username=stalled HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                      "Sec-WebSocket-Version: 13\r\n\r\n").encode())
