@@ -22,6 +22,8 @@ import uuid
 from typing import Any
 
 from .channels import Event, Subscription
+from .documents import Document
+from .ot import OTError
 from .hub import Connection, Outgoing
 from .notify import ENDPOINT as NOTIFICATIONS
 
@@ -96,6 +98,20 @@ class MemoryBroker:
     async def announce(self, payload: dict) -> int:
         return self.s.announcements.publish(payload)
 
+    # -- shared documents -------------------------------------------------------------------------
+    async def doc_state(self, doc_id: str) -> tuple[str, int]:
+        doc = self.s.document(doc_id)
+        return doc.content, doc.version
+
+    async def doc_edit(self, doc_id: str, conn: Connection, base_version: int | None, edit: dict | None,
+                       content: str | None) -> None:
+        """Apply an edit (transforming it as needed), send it to the other editors, ack the author."""
+        doc = self.s.document(doc_id)
+        op = doc.apply_edit(base_version, edit, content)
+        self.s.hub.publish(f"document:{doc_id}", doc.edit_message(op, conn.user, content is not None),
+                           exclude=conn)
+        conn.send({"type": "ack", "version": doc.version})
+
     # -- history and logs -----------------------------------------------------------------------
     async def history_add(self, room: str, message: dict) -> None:
         self.s.chat.remember(room, message)
@@ -119,6 +135,7 @@ class MemoryBroker:
 # Redis
 # -------------------------------------------------------------------------------------------
 BUS = "rtlab:bus"
+DOC_HISTORY = 1000  # operations kept per document, to transform edits made on older versions
 NODES = "rtlab:nodes"
 HEARTBEAT = 1.0
 NODE_TTL = 5.0
@@ -350,6 +367,10 @@ class RedisBroker(MemoryBroker):
             self.s.notifier.channel(env["u"]).publish(json.loads(env["p"]), id=env["id"])
         elif kind == "a":
             self.s.announcements.publish(json.loads(env["p"]), id=env["id"])
+        elif kind == "c" and env["n"] == self.node:
+            conn = hub.by_id.get(env["c"])
+            if conn is not None:
+                conn.send(Outgoing(env["p"]))
 
     async def publish(self, group: str, payload: Any, exclude: Connection | None = None) -> int:
         item = Outgoing(payload)
@@ -383,6 +404,49 @@ class RedisBroker(MemoryBroker):
         if event_id is None or not await self._send({"k": "a", "id": event_id, "p": text}):
             return await super().announce(payload)
         return sum((counts or {}).values())
+
+    # -- shared documents -------------------------------------------------------------------------
+    async def doc_state(self, doc_id: str) -> tuple[str, int]:
+        try:
+            content, version = await self.redis.hmget(f"rtlab:doc:{doc_id}", "content", "version")
+        except Exception as exc:
+            raise OTError(f"document service unavailable: {exc}") from None
+        return content or "", int(version or 0)
+
+    async def doc_edit(self, doc_id: str, conn: Connection, base_version: int | None, edit: dict | None,
+                       content: str | None) -> None:
+        """Optimistic transaction: read the document, transform and apply in Python, write back only
+        if nobody else wrote meanwhile (WATCH), else retry. The edit for the others and the ack
+        for the author are published inside the same transaction, so every node sees edits in
+        version order, and the author's ack never overtakes an earlier edit by someone else."""
+        from redis.exceptions import WatchError
+
+        state, ops = f"rtlab:doc:{doc_id}", f"rtlab:docops:{doc_id}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(state, ops)
+                    text, version = await pipe.hmget(state, "content", "version")
+                    history = [json.loads(o) for o in await pipe.lrange(ops, 0, -1)]
+                    doc = Document(DOC_HISTORY, text or "", int(version or 0), history)
+                    op = doc.apply_edit(base_version, edit, content)
+                    message = doc.edit_message(op, conn.user, content is not None)
+                    pipe.multi()
+                    pipe.hset(state, mapping={"content": doc.content, "version": doc.version})
+                    pipe.rpush(ops, json.dumps(op))
+                    pipe.ltrim(ops, -DOC_HISTORY, -1)
+                    pipe.publish(BUS, json.dumps({"k": "g", "g": f"document:{doc_id}", "p": Outgoing(message).text,
+                                                  "x": [self.node, conn.id]}))
+                    pipe.publish(BUS, json.dumps({"k": "c", "n": self.node, "c": conn.id,
+                                                  "p": Outgoing({"type": "ack", "version": doc.version}).text}))
+                    await pipe.execute()
+                    return
+                except WatchError:
+                    continue  # someone else committed first: read again and transform over it
+                except OTError:
+                    raise
+                except Exception as exc:  # Redis unreachable: the edit is refused, not half-applied
+                    raise OTError(f"document service unavailable, edit not applied: {exc}") from None
 
     # -- history and logs --------------------------------------------------------------------------
     async def history_add(self, room: str, message: dict) -> None:

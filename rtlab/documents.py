@@ -11,10 +11,24 @@ MAX_DOCUMENT_CHARS = 1_000_000
 class Document:
     """Content, a version, and the operations applied since ``version - len(history)``."""
 
-    def __init__(self, history_size: int = 1000) -> None:
-        self.content = ""
-        self.version = 0
-        self.history: collections.deque[ot.Op] = collections.deque(maxlen=history_size)
+    def __init__(self, history_size: int = 1000, content: str = "", version: int = 0,
+                 history: list[ot.Op] = ()) -> None:
+        self.content = content
+        self.version = version
+        self.history: collections.deque[ot.Op] = collections.deque(history, maxlen=history_size)
+
+    def apply_edit(self, base_version: int | None, edit: dict | None, content: str | None) -> ot.Op:
+        """A client's edit message: the whole-content form, or an op on a base version."""
+        if content is not None:
+            return self.replace(content)
+        return self.submit_wire(base_version, edit)
+
+    def edit_message(self, op: ot.Op, user: str | None, whole: bool) -> dict:
+        """What the other editors receive for an applied operation."""
+        msg = {"type": "edit", "user_id": user, "version": self.version, "op": ot.wire(op)}
+        if whole:
+            msg["content"] = self.content
+        return msg
 
     def submit(self, base_version: int, op: ot.Op) -> ot.Op:
         """Transform an operation made on ``base_version`` over everything applied since, apply it.
@@ -86,6 +100,8 @@ class OTClient:
             self.version = msg["version"]
             return self._message() if self.pending else None
         elif msg["type"] == "edit":
+            if msg["version"] <= self.version:
+                return None  # already part of the state we were given
             theirs = ot.from_wire(msg["op"], _length_before(self.content, self.pending))
             mine = []
             for p in self.pending:

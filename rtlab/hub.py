@@ -187,6 +187,7 @@ class Hub:
         self.stall_timeout = settings.stall_timeout
         self.metrics = Metrics()
         self.connections: set[Connection] = set()
+        self.by_id: dict[int, Connection] = {}
         self.groups: dict[str, set[Connection]] = collections.defaultdict(set)
         self.users: dict[str, set[Connection]] = collections.defaultdict(set)
         self.bus = None  # the broker: set by the app's services
@@ -215,6 +216,7 @@ class Hub:
             await ws.accept(subprotocol=subprotocol)
             conn = Connection(self, ws, endpoint, user)
             self.connections.add(conn)
+            self.by_id[conn.id] = conn
             if user is not None:
                 self.users[user].add(conn)
             for group in groups:
@@ -246,6 +248,7 @@ class Hub:
             return False
         conn.closed = True
         self.connections.discard(conn)
+        self.by_id.pop(conn.id, None)
         for group in conn.groups:
             members = self.groups.get(group)
             if members is not None:

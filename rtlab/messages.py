@@ -90,11 +90,20 @@ class EditRange(Model):
 
 
 class DocEdit(Model):
-    """``{"type": "edit", "version": V, "op": {...}}``, or the whole-content ``{"type": "edit", "content": C}``."""
+    """``{"type": "edit", "version": V, "op": {...}}``, or the whole-content ``{"type": "edit", "content": C}``.
+
+    ``op`` may also be a list of edits applied in order: the form the server uses itself when a
+    transformed operation no longer fits one range, and the form a client's composed edits take.
+    """
 
     type: Literal["edit"]
     version: Annotated[int, Field(ge=0)] | None = None
-    op: EditRange | None = None
+    op: EditRange | Annotated[list[EditRange], Field(min_length=1, max_length=100)] | None = None
+
+    def op_wire(self) -> dict | list[dict] | None:
+        if self.op is None:
+            return None
+        return [e.model_dump() for e in self.op] if isinstance(self.op, list) else self.op.model_dump()
     content: Annotated[str, StringConstraints(max_length=1_000_000)] | None = None
 
     @model_validator(mode="after")

@@ -6,6 +6,7 @@ where both "nodes" are the same server. The same assertions hold for both.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import subprocess
@@ -220,6 +221,46 @@ async def test_pool_limit_holds_across_processes(nodes):
         assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"type": "sync", "data": {"k": 1}}
     for ws, _ in outcomes:
         await ws.close()
+
+
+def test_collaborative_editing_across_processes_converges(nodes):
+    from rtlab.documents import OTClient
+
+    a, b = nodes
+    with contextlib.ExitStack() as stack:
+        editors = []
+        for node, user in ((a, "ann"), (b, "bob"), (a, "cy")):
+            ws = stack.enter_context(connect(f"{node.ws_url}/ws/document/plan?user_id={user}"))
+            client = OTClient()
+            client.receive(recv_json(ws))
+            editors.append((ws, client))
+        # Everyone types at once, on version 0, in several rounds, without waiting for the others.
+        words = {}
+        for rnd in range(3):
+            for i, (ws, client) in enumerate(editors):
+                word = f"<{i}.{rnd}>"
+                words[word] = True
+                # at either end, so that no word is typed into the middle of another
+                msg = client.edit(0 if (i + rnd) % 2 else len(client.content), 0, word)
+                if msg:
+                    ws.send(json.dumps(msg))
+
+        def step(ws, client):
+            reply = client.receive(recv_until(ws, lambda m: m["type"] in ("ack", "edit", "error"), timeout=10))
+            assert reply is None or reply["type"] == "edit"
+            if reply:
+                ws.send(json.dumps(reply))
+
+        for ws, client in editors:  # every edit of every client acknowledged...
+            while client.pending:
+                step(ws, client)
+        with connect(f"{b.ws_url}/ws/document/plan?user_id=dee") as late:
+            init = recv_json(late)  # ...so this is the final text, on either process
+        for ws, client in editors:  # ...and every client catches up to it
+            while client.version < init["version"]:
+                step(ws, client)
+        assert {client.content for _, client in editors} == {init["content"]}
+        assert all(w in init["content"] for w in words)
 
 
 @needs_redis

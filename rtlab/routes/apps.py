@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse
 from ..hub import Connection
 from ..messages import DocEdit, Ping
 from ..notify import utc_now
-from ..ot import OTError, wire
-from ..wsio import Inbound
+from ..ot import OTError
+from ..wsio import TRY_AGAIN_LATER, Inbound, close_quietly
 from .common import bad_name, refuse, services
 
 router = APIRouter()
@@ -114,26 +114,25 @@ async def document(ws: WebSocket, doc_id: str, user_id: str | None = None) -> No
     if why := bad_name(user_id, "user_id") or bad_name(doc_id, "document id"):
         return await refuse(ws, why)
     lab = services(ws)
-    hub, doc, group = lab.hub, lab.document(doc_id), f"document:{doc_id}"
+    hub, bus, group = lab.hub, lab.broker, f"document:{doc_id}"
     async with hub.connect(ws, "document", user=user_id) as conn:
-        conn.send({"type": "init", "content": doc.content, "version": doc.version})
+        # Join first, then read the state: an edit committed in between arrives as well, with a
+        # version the client already has, and clients skip those.
         await hub.enter(conn, group)
-        hub.publish(group, {"type": "user_joined", "user_id": user_id}, exclude=conn)
+        try:
+            content, version = await bus.doc_state(doc_id)
+        except OTError as exc:
+            await close_quietly(ws, TRY_AGAIN_LATER, str(exc))
+            return
+        conn.send({"type": "init", "content": content, "version": version})
+        await bus.publish(group, {"type": "user_joined", "user_id": user_id}, exclude=conn)
         try:
             async for msg in conn.messages(_doc_edit):
                 try:
-                    if msg.content is not None:
-                        op = doc.replace(msg.content)
-                    else:
-                        op = doc.submit_wire(msg.version, msg.op.model_dump())
+                    await bus.doc_edit(doc_id, conn, msg.version, msg.op_wire(), msg.content)
                 except OTError as exc:
                     conn.send({"type": "error", "detail": str(exc)})
-                    continue
-                edit = {"type": "edit", "user_id": user_id, "version": doc.version, "op": wire(op)}
-                if msg.content is not None:
-                    edit["content"] = doc.content
-                hub.publish(group, edit, exclude=conn)
-                conn.send({"type": "ack", "version": doc.version})
         finally:
             hub.remove(conn)
-            hub.publish(group, {"type": "user_left", "user_id": user_id})
+            await bus.left(conn)
+            await bus.publish(group, {"type": "user_left", "user_id": user_id})
