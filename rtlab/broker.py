@@ -332,7 +332,12 @@ class RedisBroker(MemoryBroker):
         return bool(await self._user_counts(user)) or await super().is_online(user)
 
     async def pool_acquire(self, key: str, limit: int) -> bool:
-        ok = await self._acquire(keys=[f"rtlab:pool:{key}", NODES], args=[self.node, limit, time.time() - NODE_TTL])
+        try:
+            ok = await self._acquire(keys=[f"rtlab:pool:{key}", NODES],
+                                     args=[self.node, limit, time.time() - NODE_TTL])
+        except Exception as exc:  # Redis unreachable: hold the limit per process until it is back
+            log.warning("broker unavailable for the pool limit (%s): enforcing it on this process only", exc)
+            return await super().pool_acquire(key, limit)
         if ok:
             self.pools[key] = self.pools.get(key, 0) + 1
         return bool(ok)
