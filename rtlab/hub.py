@@ -211,10 +211,16 @@ class Hub:
             await close_quietly(ws, POLICY_VIOLATION, "Max connections reached")
             yield None
             return
-        conn = None
+        conn = Connection(self, ws, endpoint, user)
+        conn.groups.update(groups)
+        accepted = False
         try:
+            # Counted in the shared state before the handshake completes: a client that sees its
+            # connection open is already visible to every process (presence, counts).
+            await self.bus.connected(conn)
+            await self.bus.entered(conn, groups)
             await ws.accept(subprotocol=subprotocol)
-            conn = Connection(self, ws, endpoint, user)
+            accepted = True
             self.connections.add(conn)
             self.by_id[conn.id] = conn
             if user is not None:
@@ -223,15 +229,13 @@ class Hub:
                 self.join(conn, group)
             conn.start()
             self.metrics.accepted += 1
-            await self.bus.connected(conn)
-            await self.bus.entered(conn, groups)
             yield conn
         finally:
             if limit is not None:
                 await self.bus.pool_release(key)
-            if conn is not None:
+            if accepted:
                 self.remove(conn)
-                await self.bus.left(conn)
+            await self.bus.left(conn)
 
     def join(self, conn: Connection, group: str) -> None:
         self.groups[group].add(conn)

@@ -232,7 +232,8 @@ def test_collaborative_editing_across_processes_converges(nodes):
         for node, user in ((a, "ann"), (b, "bob"), (a, "cy")):
             ws = stack.enter_context(connect(f"{node.ws_url}/ws/document/plan?user_id={user}"))
             client = OTClient()
-            client.receive(recv_json(ws))
+            # (a join notice from another process may come first: the first *init* is the state)
+            client.receive(recv_until(ws, lambda m: m["type"] == "init"))
             editors.append((ws, client))
         # Everyone types at once, on version 0, in several rounds, without waiting for the others.
         words = {}
@@ -246,7 +247,9 @@ def test_collaborative_editing_across_processes_converges(nodes):
                     ws.send(json.dumps(msg))
 
         def step(ws, client):
-            reply = client.receive(recv_until(ws, lambda m: m["type"] in ("ack", "edit", "error"), timeout=10))
+            msg = recv_until(ws, lambda m: m["type"] in ("ack", "edit", "error"), timeout=10)
+            assert msg["type"] != "error", msg
+            reply = client.receive(msg)
             assert reply is None or reply["type"] == "edit"
             if reply:
                 ws.send(json.dumps(reply))
