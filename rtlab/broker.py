@@ -127,7 +127,8 @@ class MemoryBroker:
     async def unsubscribe(self, channel, sub: Subscription, user: str | None = None) -> None:
         sub.close()
 
-    def log_bounds(self, channel) -> tuple[int | None, int]:
+    async def log_bounds(self, channel) -> tuple[int | None, int]:
+        """(oldest id still in the log, latest id), to tell a client what it can resume from."""
         return (channel.log[0].id if channel.log else None), channel.last_id
 
 
@@ -482,7 +483,6 @@ class RedisBroker(MemoryBroker):
             else:
                 replay, lost = got
                 upto = replay[-1].id if replay else last_id
-        channel.bounds = await self._guarded(self._bounds(channel.name), "event log") or (None, 0)
         return sub, replay, lost, upto
 
     async def unsubscribe(self, channel, sub: Subscription, user: str | None = None) -> None:
@@ -503,8 +503,8 @@ class RedisBroker(MemoryBroker):
         rows = await self.redis.zrangebyscore(f"rtlab:log:{name}", f"({last_id}", "+inf", withscores=True)
         return [Event(int(score), json.loads(data)) for data, score in rows], False
 
-    def log_bounds(self, channel) -> tuple[int | None, int]:
-        return getattr(channel, "bounds", (None, 0))
+    async def log_bounds(self, channel) -> tuple[int | None, int]:
+        return await self._guarded(self._bounds(channel.name), "event log") or (None, 0)
 
 
 async def _quietly(coro) -> None:

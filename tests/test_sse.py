@@ -103,6 +103,14 @@ async def collect(lab, path, n, ready: asyncio.Event, headers=None):
             return [e async for e in source.aiter_sse()]
 
 
+def read_in_background(lab, path: str, limit: int) -> tuple[threading.Thread, dict]:
+    """Read ``limit`` events of a stream in a thread; ``result["events"]`` once it is joined."""
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(events=events(lab, path, limit=limit)))
+    thread.start()
+    return thread, result
+
+
 def subscribed(lab, count: int) -> None:
     wait_until(lambda: len(lab.services.subscriptions) >= count, what=f"{count} subscriptions")
 
@@ -159,13 +167,7 @@ def test_notifications_over_sse_and_websocket_through_one_service(lab):
 
     with connect(lab.ws_url + "/ws/notifications/kim") as ws:
         ws.recv(timeout=5)
-        result = {}
-
-        def read():
-            result["events"] = events(lab, "/sse/notifications/kim", limit=2)
-
-        t = threading.Thread(target=read)
-        t.start()
+        t, result = read_in_background(lab, "/sse/notifications/kim", 2)
         subscribed(lab, 1)
         assert httpx.get(lab.url + "/user/kim/online").json() == {"online": True}
         for msg in ("one", "two"):
@@ -206,13 +208,7 @@ def test_a_subscriber_that_stops_reading_does_not_block_the_others():
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stalled.sendall(f"GET /sse/announcements HTTP/1.1\r\nHost: 127.0.0.1:{lab.port}\r\n\r\n".encode())
         subscribed(lab, 1)  # and it never reads again
-        result = {}
-
-        def read():
-            result["events"] = events(lab, "/sse/announcements", limit=1500)
-
-        t = threading.Thread(target=read)
-        t.start()
+        t, result = read_in_background(lab, "/sse/announcements", 1500)
         subscribed(lab, 2)
         big = "x" * 12_000
         with httpx.Client(base_url=lab.url) as client:

@@ -120,6 +120,22 @@ async def open_client(port: int, path: str, protocol: Client, rcvbuf: int | None
     return protocol
 
 
+async def open_receivers(port: int, path: str, n: int, expect: int, transports: list) -> list[Client]:
+    """n receivers on ``path`` (each expecting ``expect`` benchmark frames); transports recorded."""
+    clients = []
+    for i in range(n):
+        c = await open_client(port, f"{path}?username=u{i}", Client(expect))
+        clients.append(c)
+        transports.append(c.transport)
+    return clients
+
+
+def p50_p99(clients: list[Client]) -> tuple[float, float]:
+    """Delivery latency percentiles over every receiver, in ms."""
+    lat = sorted(x for c in clients for x in c.latencies)
+    return lat[len(lat) // 2] / 1e6, lat[int(len(lat) * 0.99)] / 1e6
+
+
 class Stalled(asyncio.Protocol):
     """Completes the handshake, then never reads again."""
 
@@ -200,11 +216,7 @@ async def run_one(kind: str, n: int, stalled: int, messages: int, timeout: float
         chunk = json.dumps({"message": "x" * PREFILL_CHUNK})
         for _ in range(PREFILL_BYTES // PREFILL_CHUNK):
             sender.send_text(chunk)
-        clients = []
-        for i in range(n):
-            c = await open_client(port, f"{path}?username=u{i}", Client(messages))
-            clients.append(c)
-            transports.append(c.transport)
+        clients = await open_receivers(port, path, n, messages, transports)
         sender.send_text(json.dumps({"message": "SYNC"}))
         try:
             await asyncio.wait_for(asyncio.gather(*(c.synced for c in clients)), timeout)
@@ -222,9 +234,7 @@ async def run_one(kind: str, n: int, stalled: int, messages: int, timeout: float
                           f"stalled: {got} of {n * messages} delivered in {timeout:g} s")
         seconds = (time.monotonic_ns() - start) / 1e9
         cpu = server.cpu() - cpu0
-        lat = sorted(x for c in clients for x in c.latencies)
-        p50 = lat[len(lat) // 2] / 1e6
-        p99 = lat[int(len(lat) * 0.99)] / 1e6
+        p50, p99 = p50_p99(clients)
         return Result(kind, n, stalled, n * messages, seconds, cpu, p50, p99)
     finally:
         for t in transports:

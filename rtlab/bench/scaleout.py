@@ -17,7 +17,7 @@ import json
 import time
 
 from ..redisproc import RedisServer
-from .fanout import Client, Server, open_client
+from .fanout import Client, Server, open_client, open_receivers, p50_p99
 
 
 def rtlab_server(broker: str) -> Server:
@@ -35,11 +35,7 @@ async def measure(mode: str, receivers: int, paced: int, burst: int, pace: float
         path = "/ws/room/bench"
         sender = await open_client(sender_port, f"{path}?username=ctl", Client(0))
         transports.append(sender.transport)
-        clients = []
-        for i in range(receivers):
-            c = await open_client(receiver_port, f"{path}?username=r{i}", Client(paced))
-            clients.append(c)
-            transports.append(c.transport)
+        clients = await open_receivers(receiver_port, path, receivers, paced, transports)
         # Wait until a message from the sender reaches every receiver: subscriptions are live.
         sender.send_text(json.dumps({"message": "SYNC"}))
         await asyncio.wait_for(asyncio.gather(*(c.synced for c in clients)), timeout)
@@ -47,8 +43,7 @@ async def measure(mode: str, receivers: int, paced: int, burst: int, pace: float
             sender.send_text(json.dumps({"message": f"B{time.monotonic_ns():019d}"}))
             await asyncio.sleep(pace)
         await asyncio.wait_for(asyncio.gather(*(c.done for c in clients)), timeout)
-        lat = sorted(x for c in clients for x in c.latencies)
-        p50, p99 = lat[len(lat) // 2] / 1e6, lat[int(len(lat) * 0.99)] / 1e6
+        p50, p99 = p50_p99(clients)
         loop = asyncio.get_running_loop()
         for c in clients:
             c.expect, c.got, c.latencies = paced + burst, paced, []

@@ -165,7 +165,7 @@ async def follow(request: Request, channel: Channel, last_event_id: str | None,
 
     try:
         if lost:
-            oldest, latest = bus.log_bounds(channel)
+            oldest, latest = await bus.log_bounds(channel)
             yield ServerSentEvent(event="history_lost", retry=retry,
                                   data={"last_event_id": last_event_id, "oldest_available": oldest,
                                         "latest": latest})
