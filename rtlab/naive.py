@@ -66,8 +66,12 @@ class NaivePool:
 
 
 async def load_user(user_id: str) -> dict:
-    """A stand-in for the database lookup real endpoints do between admitting and registering."""
-    await asyncio.sleep(0.005)
+    """A stand-in for the database lookup real endpoints do between admitting and registering.
+
+    100 ms is a slow lookup; it keeps the window wide enough that the race shows on a loaded
+    machine too. A faster lookup narrows the window but never closes it.
+    """
+    await asyncio.sleep(0.1)
     return {"id": user_id}
 
 
