@@ -85,6 +85,8 @@ class Connection:
         self.closed = False
         self.shared = False  # counted in the broker's shared state (Redis)
         self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()  # set while the outbox is empty and nothing is being written
+        self._idle.set()
         self._proto = _uvicorn_protocol(ws)
         self._writer: asyncio.Task | None = None
 
@@ -105,6 +107,7 @@ class Connection:
         else:
             self.waiting_since = now
         self.outbox.append(item)
+        self._idle.clear()
         self.queued += item.size
         if self.queued > self.hub.outbox_limit:
             self.hub.drop(self, f"too slow: over {self.hub.outbox_limit} bytes waiting")
@@ -127,6 +130,7 @@ class Connection:
                     self.queued -= sum(m.size for m in batch)
                     self.waiting_since = time.monotonic()
                     self.hub.metrics.messages_out += len(batch)
+                self._idle.set()
         except asyncio.CancelledError:
             raise
         except Exception:  # the peer went away mid-write: the reader will see it too
@@ -156,7 +160,7 @@ class Connection:
         metrics = self.hub.metrics
         while True:
             try:
-                text = await receive_text(self.ws, limit)
+                text = await receive_text(self.ws, limit, self)
             except Closed:
                 return
             metrics.messages_in += 1
@@ -166,6 +170,20 @@ class Connection:
                 self.send({"type": "error", "detail": str(exc)})
                 continue
             yield message
+
+    # How the reader answers faults (see wsio.receive_frame): through the outbox, so that an
+    # error reply, and everything queued before it, goes out before the close frame.
+    async def error(self, detail: str) -> None:
+        self.send({"type": "error", "detail": detail})
+
+    async def close(self, code: int, reason: str, flush_timeout: float = 1.0) -> None:
+        if not self.closed:
+            try:
+                async with asyncio.timeout(flush_timeout):
+                    await self._idle.wait()
+            except TimeoutError:
+                pass
+        await close_quietly(self.ws, code, reason)
 
 
 class Metrics:

@@ -17,7 +17,17 @@ import json
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 
+from .messages import Say
+from .wsio import Closed, Inbound, receive_text, send_error, send_text
+
 router = APIRouter()
+
+
+_say = Inbound(Say)
+
+
+def _limit(ws: WebSocket) -> int:
+    return ws.app.state.lab.settings.max_message_bytes
 
 
 class ConnectionManager:
@@ -34,7 +44,10 @@ class ConnectionManager:
 
     async def broadcast(self, message: str) -> None:
         for ws in list(self.active):
-            await ws.send_text(message)
+            try:
+                await ws.send_text(message)  # the flaw this keeps: each client awaited in turn
+            except (WebSocketDisconnect, OSError, RuntimeError):
+                self.disconnect(ws)  # (a client gone mid-loop must not break the sender's handler)
 
 
 @router.websocket("/ws/naive/broadcast")
@@ -44,9 +57,15 @@ async def naive_broadcast(ws: WebSocket, username: str = "anonymous") -> None:
     await manager.connect(ws)
     try:
         while True:
-            data = json.loads(await ws.receive_text())
-            await manager.broadcast(json.dumps({"type": "message", "username": username, "message": data["message"]}))
-    except (WebSocketDisconnect, ValueError, KeyError):
+            # Input is read safely here too (the lesson is the loop below, not the parsing).
+            text = await receive_text(ws, _limit(ws))
+            try:
+                message = _say.parse(text).message
+            except ValueError as exc:
+                await send_error(ws, str(exc))
+                continue
+            await manager.broadcast(json.dumps({"type": "message", "username": username, "message": message}))
+    except (Closed, WebSocketDisconnect):
         pass
     finally:
         manager.disconnect(ws)
@@ -86,10 +105,10 @@ async def naive_pooled(ws: WebSocket, user_id: str) -> None:
     await ws.accept()
     pool.pool.setdefault(user_id, []).append(ws)        # ...act
     try:
-        await ws.send_text(json.dumps({"type": "connected", "active_connections": len(pool.pool[user_id])}))
+        await send_text(ws, json.dumps({"type": "connected", "active_connections": len(pool.pool[user_id])}))
         while True:
-            await ws.receive_text()
-    except WebSocketDisconnect:
+            await receive_text(ws, _limit(ws))
+    except (Closed, WebSocketDisconnect):
         pass
     finally:
         pool.pool[user_id].remove(ws)
@@ -104,8 +123,8 @@ async def naive_notifications(ws: WebSocket, user_id: str) -> None:
     sockets[user_id] = ws  # a second tab silently replaces the first
     try:
         while True:
-            await ws.receive_text()
-    except WebSocketDisconnect:
+            await receive_text(ws, _limit(ws))
+    except (Closed, WebSocketDisconnect):
         pass
     finally:
         if sockets.get(user_id) is ws:
@@ -118,5 +137,8 @@ async def naive_notify(request: Request, user_id: str, message: str) -> dict:
     ws = request.app.state.naive_users.get(user_id)
     if ws is None:
         return {"status": "user not connected", "delivered": 0}
-    await ws.send_text(json.dumps({"type": "notification", "message": message}))
+    try:
+        await send_text(ws, json.dumps({"type": "notification", "message": message}))
+    except Closed:
+        return {"status": "user not connected", "delivered": 0}
     return {"status": "sent", "delivered": 1}

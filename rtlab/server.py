@@ -28,6 +28,7 @@ from typing import Any
 import uvicorn
 
 from .app import create_app
+from .protocol import LabWebSocketProtocol
 from .settings import Settings, with_overrides
 
 __all__ = ["LabServer", "ServerStartError", "serve", "running_servers"]
@@ -104,13 +105,13 @@ def uvicorn_config(app, settings: Settings, **extra: Any) -> uvicorn.Config:
         app,
         host=settings.host,
         port=settings.port,
-        ws="websockets-sansio",
+        ws=LabWebSocketProtocol if settings.ws_protocol == "websockets-sansio" else settings.ws_protocol,
         # uvicorn's protocol layer refuses a larger message before buffering it (close 1009),
         # instead of its 16 MiB default; the app checks the same limit under any server.
         ws_max_size=settings.max_message_bytes,
         ws_ping_interval=settings.ping_interval,
         ws_ping_timeout=settings.ping_timeout,
-        ws_per_message_deflate=False,
+        ws_per_message_deflate=settings.per_message_deflate,
         timeout_graceful_shutdown=settings.shutdown_timeout,
         lifespan="on",
         log_config=None,

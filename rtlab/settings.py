@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     history_size: int = Field(100, ge=1, le=100_000)
     event_log_size: int = Field(1000, ge=100, le=1_000_000)
     shutdown_timeout: float = Field(2.0, gt=0, le=60)
+    rate_limit: float = Field(100.0, ge=0, le=1_000_000,
+                              description="messages per second per connection, sustained; 0 turns it off")
+    rate_limit_burst: int = Field(200, ge=1, le=1_000_000,
+                                  description="messages a connection may send at once before the rate applies")
+    per_message_deflate: bool = Field(False, description="offer permessage-deflate (see notebook 10)")
+    ws_protocol: Literal["websockets-sansio", "wsproto", "websockets"] = Field(
+        "websockets-sansio", description="uvicorn's WebSocket implementation")
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

@@ -8,12 +8,15 @@ left open.
 from __future__ import annotations
 
 import json
+import logging
+import time
 from typing import Annotated, Any, Generic, TypeVar, Union
 
 from pydantic import Field, TypeAdapter, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 T = TypeVar("T")
+log = logging.getLogger("rtlab.wsio")
 
 # Close codes of RFC 6455 used by the lab.
 NORMAL = 1000
@@ -44,28 +47,102 @@ async def close_quietly(ws: WebSocket, code: int, reason: str = "") -> None:
             pass
 
 
-async def receive_frame(ws: WebSocket, limit: int) -> str | bytes:
-    """The next text (str) or binary (bytes) message, within ``limit`` bytes.
+class RateLimit:
+    """A token bucket per connection: ``rate`` messages per second, bursts of up to ``burst``.
+
+    A message past the limit is dropped with an error reply (a warning); another one while
+    the bucket is still empty closes the connection with 1008. A client that slows down until
+    its bucket is full again starts over with a clean record.
+    """
+
+    __slots__ = ("rate", "burst", "tokens", "stamp", "warned")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens, self.stamp = self.burst, time.monotonic()
+        self.warned = False
+
+    def take(self) -> bool:
+        """Spend one message; False when the bucket is empty."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= self.burst:
+            self.warned = False
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+_RATE_KEY = "rtlab.rate_limit"
+
+
+def rate_limit_of(ws: WebSocket) -> RateLimit | None:
+    """The connection's bucket, made on first use from the app's settings (None: no limit)."""
+    scope = ws.scope
+    if _RATE_KEY not in scope:
+        lab = getattr(getattr(scope.get("app"), "state", None), "lab", None)
+        settings = getattr(lab, "settings", None)
+        rate = getattr(settings, "rate_limit", 0)
+        scope[_RATE_KEY] = RateLimit(rate, settings.rate_limit_burst) if rate else None
+    return scope[_RATE_KEY]
+
+
+class Direct:
+    """How a reader answers faults: straight on the socket. (The hub's connections answer
+    through their outbox instead, so that replies and the close keep their order.)"""
+
+    __slots__ = ("ws",)
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+
+    async def error(self, detail: str) -> None:
+        await send_error(self.ws, detail)
+
+    async def close(self, code: int, reason: str) -> None:
+        await close_quietly(self.ws, code, reason)
+
+
+async def receive_frame(ws: WebSocket, limit: int, replies=None) -> str | bytes:
+    """The next text (str) or binary (bytes) message, within ``limit`` bytes and the rate limit.
 
     Raises :class:`Closed` when the peer has gone, or after closing with 1009 when the
-    message is too big.
+    message is too big, or with 1008 when the client keeps sending past the rate limit.
+    The first message past the rate limit is dropped and answered with an error.
+    ``replies`` (``error(detail)`` and ``close(code, reason)``) says how; by default
+    straight on the socket.
     """
-    message = await ws.receive()
-    if message["type"] == "websocket.disconnect":
-        raise Closed(message.get("code", 1005))
-    text, data = message.get("text"), message.get("bytes")
-    size = _utf8_len(text, limit) if text is not None else len(data or b"")
-    if size > limit:
-        await close_quietly(ws, MESSAGE_TOO_BIG, f"message of {size} bytes is over the limit of {limit}")
-        raise Closed(MESSAGE_TOO_BIG)
-    return text if text is not None else (data or b"")
+    replies = replies or Direct(ws)
+    rate = rate_limit_of(ws)
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            raise Closed(message.get("code", 1005))
+        text, data = message.get("text"), message.get("bytes")
+        size = _utf8_len(text, limit) if text is not None else len(data or b"")
+        if size > limit:
+            await replies.close(MESSAGE_TOO_BIG, f"message of {size} bytes is over the limit of {limit}")
+            raise Closed(MESSAGE_TOO_BIG)
+        if rate is None or rate.take():
+            return text if text is not None else (data or b"")
+        if rate.warned:
+            log.warning("closing a connection that kept sending past the rate limit (%g/s)", rate.rate)
+            await replies.close(POLICY_VIOLATION, "rate limit exceeded")
+            raise Closed(POLICY_VIOLATION)
+        rate.warned = True
+        detail = (f"rate limit: at most {rate.rate:g} messages per second (bursts of {rate.burst:g}); "
+                  "this message was dropped, and sending on at this pace closes the connection")
+        await replies.error(detail)
 
 
-async def receive_text(ws: WebSocket, limit: int) -> str:
+async def receive_text(ws: WebSocket, limit: int, replies=None) -> str:
     """The next text message; binary closes with 1003."""
-    frame = await receive_frame(ws, limit)
+    replies = replies or Direct(ws)
+    frame = await receive_frame(ws, limit, replies)
     if isinstance(frame, bytes):
-        await close_quietly(ws, UNSUPPORTED_DATA, "binary messages are not accepted on this endpoint")
+        await replies.close(UNSUPPORTED_DATA, "binary messages are not accepted on this endpoint")
         raise Closed(UNSUPPORTED_DATA)
     return frame
 
@@ -107,8 +184,16 @@ class Inbound(Generic[T]):
         return "; ".join(parts)
 
 
+async def send_text(ws: WebSocket, text: str) -> None:
+    """Send on the socket; a peer that is gone (or closing) raises :class:`Closed`, not an error."""
+    try:
+        await ws.send_text(text)
+    except (WebSocketDisconnect, OSError, RuntimeError) as exc:  # uvicorn's ClientDisconnected is an OSError
+        raise Closed(getattr(exc, "code", 1006)) from None
+
+
 async def send_error(ws: WebSocket, detail: str) -> None:
-    await ws.send_text(dumps({"type": "error", "detail": detail}))
+    await send_text(ws, dumps({"type": "error", "detail": detail}))
 
 
 async def receive_model(ws: WebSocket, inbound: Inbound[T], limit: int) -> T:

@@ -248,7 +248,8 @@ def test_online_reflects_every_endpoint(lab, path):
 # -- slow consumers and bookkeeping ---------------------------------------------------------------
 
 def test_a_stalled_client_does_not_hold_up_a_room():
-    with LabServer(outbox_limit_bytes=256 * 1024) as lab:
+    # 600 messages as fast as the room delivers them: past the default rate limit, so it is off.
+    with LabServer(outbox_limit_bytes=256 * 1024, rate_limit=0) as lab:
         stalled = raw_handshake(lab.port, "/ws/room/r?username=stalled")  # never reads
         url = lab.ws_url + "/ws/room/r?username={}"
         with connect(url.format("ann"), max_size=None) as ann, connect(url.format("bob"), max_size=None) as bob:

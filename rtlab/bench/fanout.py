@@ -178,7 +178,8 @@ class Server:
     def __init__(self, kind: str, extra: list[str] | None = None) -> None:
         cmd, self.path = SERVERS[kind]
         cmd = cmd + (extra or [])
-        env = {**os.environ, "RTLAB_SECRET": "bench", "PYTHONUNBUFFERED": "1"}
+        # One sender pushes thousands of messages: the per-connection rate limit is off here.
+        env = {**os.environ, "RTLAB_SECRET": "bench", "PYTHONUNBUFFERED": "1", "RTLAB_RATE_LIMIT": "0"}
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         line = self.proc.stdout.readline()
         self.port = int(line.split("127.0.0.1:")[1].split()[0].strip("/"))

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, WebSocket
 
 from ..auth import AuthError, bearer, issue_token, verify_token
 from ..messages import Auth, TokenRequest, TokenResponse
-from ..wsio import POLICY_VIOLATION, Closed, Inbound, close_quietly, dumps, receive_text
+from ..wsio import POLICY_VIOLATION, Closed, Inbound, close_quietly, dumps, receive_text, send_text
 from .common import refuse
 
 router = APIRouter()
@@ -36,11 +36,11 @@ def _offered_subprotocol(ws: WebSocket) -> str | None:
 async def _session(ws: WebSocket, claims: dict) -> None:
     """After authentication: a welcome with the claims, then text ``T`` answers ``User {sub}: T``."""
     settings = ws.app.state.lab.settings
-    await ws.send_text(dumps({"type": "welcome", "user": claims}))
     try:
+        await send_text(ws, dumps({"type": "welcome", "user": claims}))
         while True:
             text = await receive_text(ws, settings.max_message_bytes)
-            await ws.send_text(f"User {claims['sub']}: {text}")
+            await send_text(ws, f"User {claims['sub']}: {text}")
     except Closed:
         pass
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter, WebSocket
 from fastapi.responses import PlainTextResponse
 
 from ..messages import Message, Ping
-from ..wsio import Closed, Inbound, dumps, receive_frame, receive_model
+from ..wsio import Closed, Inbound, dumps, receive_frame, receive_model, send_text
 
 router = APIRouter()
 
@@ -26,15 +26,17 @@ def _limit(ws: WebSocket) -> int:
     return ws.app.state.lab.settings.max_message_bytes
 
 
-async def _echo(ws: WebSocket) -> None:
+async def _echo(ws: WebSocket, greeting: str | None = None) -> None:
     limit = _limit(ws)
     try:
+        if greeting is not None:
+            await send_text(ws, greeting)
         while True:
             frame = await receive_frame(ws, limit)
             if isinstance(frame, bytes):
-                await ws.send_text(f"Received {len(frame)} bytes")
+                await send_text(ws, f"Received {len(frame)} bytes")
             else:
-                await ws.send_text(f"Echo: {frame}")
+                await send_text(ws, f"Echo: {frame}")
     except Closed:
         pass
 
@@ -50,8 +52,7 @@ async def echo(ws: WebSocket) -> None:
 async def client(ws: WebSocket, client_id: int) -> None:
     """A path parameter, validated as an int: first a welcome, then echo."""
     await ws.accept()
-    await ws.send_text(f"Welcome, client {client_id}")
-    await _echo(ws)
+    await _echo(ws, greeting=f"Welcome, client {client_id}")
 
 
 _json_messages = Inbound(Ping, Message)
@@ -66,8 +67,8 @@ async def json_endpoint(ws: WebSocket) -> None:
         while True:
             msg = await receive_model(ws, _json_messages, limit)
             if isinstance(msg, Ping):
-                await ws.send_text(dumps({"type": "pong"}))
+                await send_text(ws, dumps({"type": "pong"}))
             else:
-                await ws.send_text(dumps({"type": "ack", "message": msg.message}))
+                await send_text(ws, dumps({"type": "ack", "message": msg.message}))
     except Closed:
         pass

@@ -1,0 +1,36 @@
+"""uvicorn's websockets-sansio protocol, with one fix found by the fuzzer (tests/test_fuzz.py).
+
+A text message that is not valid UTF-8 must fail the connection with 1007 (RFC 6455, 8.1).
+uvicorn 0.54 does that, but logs a traceback at ERROR level for what is only a client's
+fault, and when the client's close frame arrives in the same read as that message, its
+``send_close(1007)`` raises ``InvalidState`` (the connection is already closing): the
+transport dies with "Fatal error: protocol.data_received() call failed" and no close reply.
+Here the message is refused quietly, and a close already under way is left to finish.
+"""
+from __future__ import annotations
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
+
+INVALID_DATA = 1007
+
+
+class LabWebSocketProtocol(WebSocketsSansIOProtocol):
+    def send_receive_event_to_app(self) -> None:
+        if self.curr_msg_data_type != "text":
+            return super().send_receive_event_to_app()
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:  # as uvicorn: past the app's close, messages are discarded
+            return
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            if self.conn.state is State.OPEN:  # otherwise the peer's close, already read, ends it
+                self.conn.send_close(INVALID_DATA, "invalid UTF-8 in a text message")
+                self.handle_parser_exception()
+            return
+        self.queue.put_nowait({"type": "websocket.receive", "text": text})
+        if not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
