@@ -13,12 +13,22 @@ import collections
 from dataclasses import dataclass, field
 from typing import Any
 
+from .wsio import dumps
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class Event:
     id: int
     data: Any
     event: str | None = None
+    _json: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def json(self) -> str:
+        """The data as JSON, serialized once however many subscribers send it."""
+        if self._json is None:
+            self._json = dumps(self.data)
+        return self._json
 
 
 @dataclass(eq=False)

@@ -68,8 +68,15 @@ def _uvicorn_protocol(ws: WebSocket):
 
 
 class Connection:
-    """An accepted WebSocket in the hub: its identity, its outbox and its writer."""
+    """An accepted WebSocket in the hub: its identity, its outbox and its writer.
 
+    Idle connections are the common case, so each one is kept small: slots instead of a
+    ``__dict__``, a list for the outbox, and the writer parks on a plain future rather than an
+    ``asyncio.Event`` (each Event, like each deque, costs about 760 bytes even when empty).
+    """
+
+    __slots__ = ("id", "hub", "ws", "endpoint", "user", "groups", "outbox", "queued", "waiting_since",
+                 "closed", "shared", "_proto", "_writer", "_waiter", "_writing", "_flushed")
     _ids = itertools.count(1)
 
     def __init__(self, hub: "Hub", ws: WebSocket, endpoint: str, user: str | None) -> None:
@@ -79,16 +86,16 @@ class Connection:
         self.endpoint = endpoint
         self.user = user
         self.groups: set[str] = set()
-        self.outbox: collections.deque[Outgoing] = collections.deque()
+        self.outbox: list[Outgoing] = []
         self.queued = 0  # characters queued, a cheap stand-in for bytes
         self.waiting_since: float | None = None  # when the outbox last went from empty to busy
         self.closed = False
         self.shared = False  # counted in the broker's shared state (Redis)
-        self._wakeup = asyncio.Event()
-        self._idle = asyncio.Event()  # set while the outbox is empty and nothing is being written
-        self._idle.set()
         self._proto = _uvicorn_protocol(ws)
         self._writer: asyncio.Task | None = None
+        self._waiter: asyncio.Future | None = None  # the parked writer's wake-up
+        self._writing = False  # a batch is on its way to the socket
+        self._flushed: asyncio.Future | None = None  # for close(): resolved once all is written
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} {self.endpoint} user={self.user!r}>"
@@ -107,34 +114,59 @@ class Connection:
         else:
             self.waiting_since = now
         self.outbox.append(item)
-        self._idle.clear()
         self.queued += item.size
         if self.queued > self.hub.outbox_limit:
             self.hub.drop(self, f"too slow: over {self.hub.outbox_limit} bytes waiting")
             return False
-        self._wakeup.set()
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
         return True
 
     def start(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name=f"writer-{self.id}")
 
     async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                await self._wakeup.wait()
-                self._wakeup.clear()
-                while self.outbox:
-                    batch = list(self.outbox)
-                    self.outbox.clear()
-                    await self._write(batch)
-                    self.queued -= sum(m.size for m in batch)
-                    self.waiting_since = time.monotonic()
-                    self.hub.metrics.messages_out += len(batch)
-                self._idle.set()
+                if not self.outbox:
+                    self._signal_flushed()
+                    self._waiter = loop.create_future()
+                    await self._waiter
+                    continue
+                batch, self.outbox = self.outbox, []
+                self._writing = True
+                await self._write(batch)
+                self._writing = False
+                self.queued -= sum(m.size for m in batch)
+                self.waiting_since = time.monotonic()
+                self.hub.metrics.messages_out += len(batch)
         except asyncio.CancelledError:
             raise
         except Exception:  # the peer went away mid-write: the reader will see it too
             self.hub.remove(self)
+        finally:
+            self._signal_flushed()
+
+    def _signal_flushed(self) -> None:
+        flushed, self._flushed = self._flushed, None
+        if flushed is not None and not flushed.done():
+            flushed.set_result(None)
+
+    async def flush(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) until everything queued so far has been written."""
+        if self.closed or not (self.outbox or self._writing):
+            return
+        if self._flushed is None:
+            self._flushed = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._flushed)
+        except TimeoutError:
+            pass
 
     async def _write(self, batch: list[Outgoing]) -> None:
         proto = self._proto
@@ -177,12 +209,7 @@ class Connection:
         self.send({"type": "error", "detail": detail})
 
     async def close(self, code: int, reason: str, flush_timeout: float = 1.0) -> None:
-        if not self.closed:
-            try:
-                async with asyncio.timeout(flush_timeout):
-                    await self._idle.wait()
-            except TimeoutError:
-                pass
+        await self.flush(flush_timeout)
         await close_quietly(self.ws, code, reason)
 
 

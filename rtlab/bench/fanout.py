@@ -28,12 +28,12 @@ import sys
 import time
 from dataclasses import dataclass
 
-import psutil
+from .common import RAW, RTLAB, ServerProcess, emit, progress, raise_nofile
 
 SERVERS = {
-    "raw": ([sys.executable, "-m", "rtlab.bench.raw_server"], "/ws"),
-    "rtlab": ([sys.executable, "-m", "rtlab", "serve", "--port", "0"], "/ws/broadcast"),
-    "naive": ([sys.executable, "-m", "rtlab", "serve", "--port", "0"], "/ws/naive/broadcast"),
+    "raw": (RAW, "/ws/broadcast"),
+    "rtlab": (RTLAB, "/ws/broadcast"),
+    "naive": (RTLAB, "/ws/naive/broadcast"),
 }
 PREFILL_BYTES = 8 * 1024 * 1024
 PREFILL_CHUNK = 48 * 1024
@@ -174,28 +174,12 @@ class Result:
         return self.cpu_seconds / self.deliveries * 1e6 if self.seconds else None
 
 
-class Server:
+class Server(ServerProcess):
+    """One of :data:`SERVERS` in its own process; ``path`` is its broadcast endpoint."""
+
     def __init__(self, kind: str, extra: list[str] | None = None) -> None:
         cmd, self.path = SERVERS[kind]
-        cmd = cmd + (extra or [])
-        # One sender pushes thousands of messages: the per-connection rate limit is off here.
-        env = {**os.environ, "RTLAB_SECRET": "bench", "PYTHONUNBUFFERED": "1", "RTLAB_RATE_LIMIT": "0"}
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-        line = self.proc.stdout.readline()
-        self.port = int(line.split("127.0.0.1:")[1].split()[0].strip("/"))
-        self.ps = psutil.Process(self.proc.pid)
-
-    def cpu(self) -> float:
-        t = self.ps.cpu_times()
-        return t.user + t.system
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        super().__init__(cmd + (extra or []))
 
 
 async def run_one(kind: str, n: int, stalled: int, messages: int, timeout: float) -> Result:
@@ -288,16 +272,30 @@ async def best_of(repeat: int, *args) -> Result:
     return best
 
 
-async def main_async(args) -> list[Result]:
+async def run(clients: list[int], messages: int = 100, stalled: int = 2, servers: list[str] = ("raw", "rtlab", "naive"),
+              timeout: float = 10.0, repeat: int = 3, show_progress: bool = True) -> list[Result]:
+    """Every (clients, stalled, server) cell, side by side in one run."""
+    raise_nofile(2 * max(clients) + 500)
+    cells = [(n, s, kind) for n in clients for s in ((0, stalled) if stalled else (0,)) for kind in servers]
     results = []
-    for n in args.clients:
-        for stalled in (0, args.stalled) if args.stalled else (0,):
-            for kind in args.servers:
-                r = await best_of(args.repeat, kind, n, stalled, args.messages, args.timeout)
-                results.append(r)
-                print(f"  {kind:6} {n:5} clients, {stalled} stalled: "
-                      f"{(f'{r.per_second:,.0f}/s' if r.per_second else r.note)}", file=sys.stderr, flush=True)
+    for n, s, kind in progress(cells, desc="fanout", enabled=show_progress):
+        results.append(await best_of(repeat, kind, n, s, messages, timeout))
     return results
+
+
+def as_rows(results: list[Result]) -> list[dict]:
+    """The results as plain dicts (the JSON output), with the ratio to raw on CPU per delivery."""
+    ref = {(r.clients, r.stalled): r for r in results if r.server == "raw"}
+    rows = []
+    for r in results:
+        base = ref.get((r.clients, r.stalled))
+        ratio = (base.cpu_us_per_delivery / r.cpu_us_per_delivery
+                 if base and base.cpu_us_per_delivery and r.cpu_us_per_delivery else None)
+        rows.append({"server": r.server, "clients": r.clients, "stalled": r.stalled, "deliveries": r.deliveries,
+                     "seconds": r.seconds, "deliveries_per_s": r.per_second,
+                     "cpu_us_per_delivery": r.cpu_us_per_delivery, "cpu_vs_raw": ratio,
+                     "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "note": r.note})
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -309,10 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--servers", default="raw,rtlab,naive", type=lambda s: s.split(","))
     p.add_argument("--timeout", type=float, default=10.0, help="seconds before a run counts as stalled")
     p.add_argument("--repeat", type=int, default=3, help="runs per cell of the table; the fastest is kept")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
     args = p.parse_args(argv)
-    results = asyncio.run(main_async(args))
-    print(table(results))
-    if args.stalled:
-        print()
-        print(stall_summary(results))
+    results = asyncio.run(run(args.clients, args.messages, args.stalled, args.servers, args.timeout, args.repeat))
+    text = table(results) + (f"\n\n{stall_summary(results)}" if args.stalled else "")
+    emit(as_rows(results), text, args.json)
     return 0

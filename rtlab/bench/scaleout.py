@@ -17,6 +17,7 @@ import json
 import time
 
 from ..redisproc import RedisServer
+from .common import emit, progress, raise_nofile, table
 from .fanout import Client, Server, open_client, open_receivers, p50_p99
 
 
@@ -72,19 +73,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--burst", type=int, default=500, help="messages in the throughput phase")
     p.add_argument("--pace", type=float, default=0.005, help="seconds between paced messages")
     p.add_argument("--timeout", type=float, default=30.0)
+    p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
     args = p.parse_args(argv)
-
-    async def run():
-        return [await measure(mode, n, args.paced, args.burst, args.pace, args.timeout)
-                for n in args.receivers for mode in ("memory", "redis")]
-
-    rows = asyncio.run(run())
-    print(f"{'broker':7} {'receivers':>9} {'p50 ms':>8} {'p99 ms':>8} {'deliveries/s':>13} {'vs memory':>10}")
-    base = {}
-    for r in rows:
-        if r["mode"] == "memory":
-            base[r["receivers"]] = r["per_second"]
-        ratio = r["per_second"] / base[r["receivers"]]
-        print(f"{r['mode']:7} {r['receivers']:9} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
-              f"{r['per_second']:13,.0f} {ratio:9.2f}x")
+    rows = asyncio.run(run(args.receivers, args.paced, args.burst, args.pace, args.timeout))
+    emit(rows, table(rows, COLUMNS), args.json)
     return 0
+
+
+async def run(receivers: list[int], paced: int = 200, burst: int = 500, pace: float = 0.005,
+              timeout: float = 30.0, show_progress: bool = True) -> list[dict]:
+    """Memory and Redis side by side for each receiver count; Redis throughput as a ratio to memory."""
+    raise_nofile(2 * max(receivers) + 500)
+    cells = [(n, mode) for n in receivers for mode in ("memory", "redis")]
+    rows = [await measure(mode, n, paced, burst, pace, timeout)
+            for n, mode in progress(cells, desc="scaleout", enabled=show_progress)]
+    base = {r["receivers"]: r["per_second"] for r in rows if r["mode"] == "memory"}
+    for r in rows:
+        r["vs_memory"] = r["per_second"] / base[r["receivers"]]
+    return rows
+
+
+COLUMNS = [("mode", "broker", ""), ("receivers", "receivers", ""), ("p50_ms", "p50 ms", ".2f"),
+           ("p99_ms", "p99 ms", ".2f"), ("per_second", "deliveries/s", ",.0f"), ("vs_memory", "vs memory", ".2f")]

@@ -159,7 +159,8 @@ async def follow(request: Request, channel: Channel, last_event_id: str | None,
 
     def event(ev) -> ServerSentEvent:
         nonlocal retry, sent
-        out = ServerSentEvent(id=str(ev.id), event=ev.event, data=ev.data, retry=retry)
+        # The event's JSON is built once for all subscribers (not once per subscriber).
+        out = ServerSentEvent(id=str(ev.id), event=ev.event, raw_data=ev.json, retry=retry)
         retry, sent = None, sent + 1
         return out
 
