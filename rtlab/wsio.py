@@ -132,8 +132,8 @@ async def receive_frame(ws: WebSocket, limit: int, replies=None) -> str | bytes:
             await replies.close(POLICY_VIOLATION, "rate limit exceeded")
             raise Closed(POLICY_VIOLATION)
         rate.warned = True
-        detail = (f"rate limit: at most {rate.rate:g} messages per second (bursts of {rate.burst:g}); "
-                  "this message was dropped, and sending on at this pace closes the connection")
+        detail = (f"rate limit: over {rate.rate:g} messages/s (bursts of {rate.burst:g}); this message was "
+                  "dropped, and sending on at this pace closes the connection")
         await replies.error(detail)
 
 

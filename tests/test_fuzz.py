@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from websockets.asyncio.client import connect as aconnect
 
 from rtlab import LabServer
+from rtlab.clients import frame
 from rtlab.routes import apps, auth, basic, pooling, rooms
 from rtlab.wsio import Inbound
 
@@ -70,24 +71,6 @@ def test_any_bytes_or_text_parse_to_a_model_or_a_one_line_error(name, raw):
 
 
 # -- the socket-level fuzzer --------------------------------------------------------------------
-def frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0, mask: bool = True,
-          declared: int | None = None) -> bytes:
-    """A client frame, built by hand so that it can be wrong in every way the RFC forbids."""
-    n = len(payload) if declared is None else declared
-    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
-    flag = 0x80 if mask else 0
-    if n < 126:
-        head += bytes([flag | n])
-    elif n < 65536:
-        head += bytes([flag | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([flag | 127]) + struct.pack("!Q", n)
-    if not mask:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-
-
 def garbage_text(rng: random.Random) -> bytes:
     """A text frame's payload: valid UTF-8, invalid as a message of any endpoint."""
     choices = [

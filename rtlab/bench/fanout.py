@@ -51,6 +51,22 @@ def masked_text_frame(payload: bytes) -> bytes:
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
+def take_handshake(buf: bytearray, handshaken: asyncio.Future) -> bool:
+    """Consume the server's handshake response from the start of ``buf``; True once it is done.
+
+    A response other than ``101 Switching Protocols`` fails ``handshaken``.
+    """
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return False
+    if not buf.startswith(b"HTTP/1.1 101"):
+        handshaken.set_exception(ConnectionError(bytes(buf[:60])))
+        return False
+    del buf[:end + 4]
+    handshaken.set_result(None)
+    return True
+
+
 class Client(asyncio.Protocol):
     """A minimal WebSocket client: handshake, then count frames and read timestamps."""
 
@@ -69,15 +85,8 @@ class Client(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
-        if not self.handshaken.done():
-            end = self.buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            if not self.buf.startswith(b"HTTP/1.1 101"):
-                self.handshaken.set_exception(ConnectionError(bytes(self.buf[:60])))
-                return
-            del self.buf[:end + 4]
-            self.handshaken.set_result(None)
+        if not self.handshaken.done() and not take_handshake(self.buf, self.handshaken):
+            return
         now = time.monotonic_ns()
         buf = self.buf
         pos = 0
