@@ -39,9 +39,11 @@ class Settings(BaseSettings):
     history_size: int = Field(100, ge=1, le=100_000)
     event_log_size: int = Field(1000, ge=100, le=1_000_000)
     shutdown_timeout: float = Field(2.0, gt=0, le=60)
-    rate_limit: float = Field(100.0, ge=0, le=1_000_000,
+    # Generous on purpose: it stops floods, not clients that are merely busy (or tests that send
+    # a few thousand messages to check ordering and slow-consumer isolation).
+    rate_limit: float = Field(1000.0, ge=0, le=1_000_000,
                               description="messages per second per connection, sustained; 0 turns it off")
-    rate_limit_burst: int = Field(200, ge=1, le=1_000_000,
+    rate_limit_burst: int = Field(2000, ge=1, le=1_000_000,
                                   description="messages a connection may send at once before the rate applies")
     per_message_deflate: bool = Field(False, description="offer permessage-deflate (see notebook 10)")
     ws_protocol: Literal["websockets-sansio", "wsproto", "websockets"] = Field(

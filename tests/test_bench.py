@@ -33,6 +33,16 @@ def test_fanout_prints_a_table_with_every_server():
     assert all("stalled:" not in row for row in rows.values())  # every server delivered everything
 
 
+def test_fanout_with_stalled_clients_blocks_the_naive_loop_and_not_the_hub():
+    """The stalled scenario really stalls: its prefill fills the stalled clients' buffers."""
+    rows = json.loads(bench("fanout", "--clients", "20", "--messages", "20", "--stalled", "2", "--repeat", "1",
+                            "--servers", "rtlab,naive", "--timeout", "5", "--json"))
+    cells = {(r["server"], r["stalled"]): r for r in rows}
+    assert cells[("rtlab", 2)]["deliveries"] == 20 * 20 and cells[("rtlab", 2)]["seconds"]
+    assert cells[("naive", 0)]["deliveries"] == 20 * 20
+    assert cells[("naive", 2)]["seconds"] is None and "stalled" in cells[("naive", 2)]["note"]
+
+
 def test_echo_compares_every_implementation_with_the_raw_reference():
     rows = json.loads(bench("echo", "--messages", "200", "--repeat", "1", "--json"))
     assert rows[0]["server"] == "raw websockets" and rows[0]["vs_raw"] == 1.0

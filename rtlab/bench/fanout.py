@@ -36,7 +36,11 @@ SERVERS = {
     "naive": (RTLAB, "/ws/naive/broadcast"),
 }
 PREFILL_BYTES = 8 * 1024 * 1024
-PREFILL_CHUNK = 48 * 1024
+# Under the 16,000-character limit of a message's text: a longer one is refused with an error
+# (by rtlab's hub and its naive endpoint alike) and would fill nobody's buffers.
+PREFILL_CHUNK = 15_000
+PREFILL_WINDOW = 32  # prefill messages in flight (480 kB, under the hub's 1 MiB outbox limit)
+PREFILL_WAIT = 5.0  # seconds without progress before the prefill gives up
 
 
 def masked_text_frame(payload: bytes) -> bytes:
@@ -79,6 +83,20 @@ class Client(asyncio.Protocol):
         self.got = 0
         self.latencies: list[int] = []
         self.transport = None
+        self.big = 0  # prefill frames received
+        self.big_target = 0
+        self.big_waiter: asyncio.Future | None = None
+
+    async def received_big(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` prefill frames came back; False if they did not within ``timeout``."""
+        if self.big >= count:
+            return True
+        self.big_target, self.big_waiter = count, asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(self.big_waiter, timeout)
+            return True
+        except TimeoutError:
+            return False
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -105,6 +123,11 @@ class Client(asyncio.Protocol):
                 break
             payload = buf[pos + head:pos + head + n]
             pos += head + n
+            if n > PREFILL_CHUNK:  # one of the prefill burst, broadcast back to its sender too
+                self.big += 1
+                if self.big_waiter is not None and self.big >= self.big_target and not self.big_waiter.done():
+                    self.big_waiter.set_result(None)
+                continue
             i = payload.find(b'"B')
             if i >= 0:
                 self.latencies.append(now - int(payload[i + 2:i + 21]))
@@ -206,9 +229,14 @@ async def run_one(kind: str, n: int, stalled: int, messages: int, timeout: float
                      "Sec-WebSocket-Version: 13\r\n\r\n").encode())
             await asyncio.wait_for(s.handshaken, 10)
             transports.append(t)
-        # The burst that fills a stalled client's buffers (sent in both scenarios alike).
+        # The burst that fills a stalled client's buffers (sent in both scenarios alike). The
+        # sender gets its own broadcasts back, so it keeps at most PREFILL_WINDOW of them in
+        # flight: it must not be the slow consumer itself. A server that stops delivering
+        # (the naive loop, blocked on a stalled client) ends the burst early.
         chunk = json.dumps({"message": "x" * PREFILL_CHUNK})
-        for _ in range(PREFILL_BYTES // PREFILL_CHUNK):
+        for i in range(PREFILL_BYTES // PREFILL_CHUNK):
+            if i >= PREFILL_WINDOW and not await sender.received_big(i - PREFILL_WINDOW + 1, PREFILL_WAIT):
+                break
             sender.send_text(chunk)
         clients = await open_receivers(port, path, n, messages, transports)
         sender.send_text(json.dumps({"message": "SYNC"}))
