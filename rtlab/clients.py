@@ -32,6 +32,26 @@ async def stalled_client(url: str):
         writer.transport.abort()
 
 
+def frame_header(buf, pos: int = 0) -> tuple[int, int, int] | None:
+    """``(opcode, header length, payload length)`` of the unmasked (server) frame at ``buf[pos]``,
+    or None while the buffer does not yet hold the whole frame."""
+    have = len(buf) - pos
+    if have < 2:
+        return None
+    n, head = buf[pos + 1] & 0x7F, 2
+    if n == 126:
+        if have < 4:
+            return None
+        n, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+    elif n == 127:
+        if have < 10:
+            return None
+        n, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+    if have < head + n:
+        return None
+    return buf[pos] & 0x0F, head, n
+
+
 def frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0, mask: bool = True,
           declared: int | None = None) -> bytes:
     """A client frame built by hand, so that it can break every rule RFC 6455 sets.

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from websockets.asyncio.client import connect as aconnect
 
 from rtlab import LabServer
-from rtlab.clients import frame
+from rtlab.clients import frame, frame_header
 from rtlab.routes import apps, auth, basic, pooling, rooms
 from rtlab.wsio import Inbound
 
@@ -141,19 +141,9 @@ async def read_until_closed(reader: asyncio.StreamReader, writer: asyncio.Stream
         if not chunk:
             break
         data += chunk
-        while len(data) >= 2:
-            n, head = data[1] & 0x7F, 2
-            if n == 126:
-                if len(data) < 4:
-                    break
-                n, head = struct.unpack("!H", data[2:4])[0], 4
-            elif n == 127:
-                if len(data) < 10:
-                    break
-                n, head = struct.unpack("!Q", data[2:10])[0], 10
-            if len(data) < head + n:
-                break
-            if data[0] & 0x0F == 0x8 and code is None:
+        while (header := frame_header(data)) is not None:
+            opcode, head, n = header
+            if opcode == 0x8 and code is None:
                 code = struct.unpack("!H", data[head:head + 2])[0] if n >= 2 else 1005
                 with contextlib.suppress(ConnectionError):
                     writer.write(frame(0x8, data[head:head + 2]))

@@ -21,6 +21,7 @@ import asyncio
 import importlib.util
 import time
 
+from ..clients import frame_header
 from .common import RAW, RTLAB, ServerProcess, emit, progress, table
 from .fanout import masked_text_frame, open_client, take_handshake
 
@@ -58,15 +59,8 @@ class EchoClient(asyncio.Protocol):
         self.buf += data
         if not self.handshaken.done() and not take_handshake(self.buf, self.handshaken):
             return
-        while len(self.buf) >= 2:
-            n, head = self.buf[1] & 0x7F, 2
-            if n == 126:
-                if len(self.buf) < 4:
-                    return
-                n, head = int.from_bytes(self.buf[2:4], "big"), 4
-            if len(self.buf) < head + n:
-                return
-            opcode = self.buf[0] & 0x0F
+        while (frame := frame_header(self.buf)) is not None:
+            opcode, head, n = frame
             del self.buf[:head + n]
             if opcode == 0x1 and not self.reply.done():
                 self.reply.set_result(None)

@@ -28,6 +28,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from ..clients import frame_header
 from .common import RAW, RTLAB, ServerProcess, emit, progress, raise_nofile
 
 SERVERS = {
@@ -108,19 +109,8 @@ class Client(asyncio.Protocol):
         now = time.monotonic_ns()
         buf = self.buf
         pos = 0
-        while len(buf) - pos >= 2:
-            n = buf[pos + 1] & 0x7F
-            head = 2
-            if n == 126:
-                if len(buf) - pos < 4:
-                    break
-                n, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
-            elif n == 127:
-                if len(buf) - pos < 10:
-                    break
-                n, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
-            if len(buf) - pos < head + n:
-                break
+        while (frame := frame_header(buf, pos)) is not None:
+            _, head, n = frame
             payload = buf[pos + head:pos + head + n]
             pos += head + n
             if n > PREFILL_CHUNK:  # one of the prefill burst, broadcast back to its sender too
