@@ -195,26 +195,38 @@ async def fuzz_endpoint(port: int, target: Target, limit: int, seed: int, tally:
         await fuzz_connection(port, target, [soft_frame(rng) for _ in range(15)] + [last, bye], tally, what)
 
 
-async def healthy_chat(lab, messages: int) -> dict[str, list[str]]:
-    """Two users chatting while the fuzzer runs; what each of them received."""
+async def healthy_chat(lab, done: asyncio.Event, most: int = 3000) -> tuple[int, dict[str, list[str]]]:
+    """Two users chatting until the fuzzing is done; how many each sent, and what each received.
+
+    Each user's last message is "end": a room delivers each sender's messages in order, so once
+    a listener has both ends, it has everything that will ever arrive.
+    """
     url = lab.ws_url + "/ws/chat/calm?username="
     async with aconnect(url + "ann", max_queue=None) as ann, aconnect(url + "bob", max_queue=None) as bob:
         got = {"ann": [], "bob": []}
 
         async def listen(name, ws):
-            while len(got[name]) < 2 * messages:
+            ends = 0
+            while ends < 2:
                 msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
-                if msg["type"] == "message":
+                if msg["type"] != "message":
+                    continue
+                if msg["message"] == "end":
+                    ends += 1
+                else:
                     got[name].append(f"{msg['username']}:{msg['message']}")
 
         listeners = [asyncio.create_task(listen("ann", ann)), asyncio.create_task(listen("bob", bob))]
-        await asyncio.sleep(0)
-        for i in range(messages):
-            await ann.send(json.dumps({"type": "message", "message": f"a{i}"}))
-            await bob.send(json.dumps({"type": "message", "message": f"b{i}"}))
-            await asyncio.sleep(0.002)  # pacing: the chat runs for the whole fuzzing, not before it
+        sent = 0
+        while not done.is_set() and sent < most:
+            await ann.send(json.dumps({"type": "message", "message": f"a{sent}"}))
+            await bob.send(json.dumps({"type": "message", "message": f"b{sent}"}))
+            sent += 1
+            await asyncio.sleep(0.005)  # pacing, so that the chat spans the whole fuzzing
+        for ws in (ann, bob):
+            await ws.send(json.dumps({"type": "message", "message": "end"}))
         await asyncio.gather(*listeners)
-        return got
+        return sent, got
 
 
 @pytest.mark.timeout(300)
@@ -224,16 +236,23 @@ async def test_thousands_of_bad_frames_to_every_endpoint_while_a_chat_runs():
         targets = ws_targets(lab)
         tally = Tally()
 
-        async def fuzz_all():
-            for seed, target in enumerate(targets):
-                await fuzz_endpoint(lab.port, target, limit, seed, tally)
+        done = asyncio.Event()
 
-        chat, _ = await asyncio.gather(healthy_chat(lab, 300), fuzz_all())
+        async def fuzz_all():
+            try:
+                for seed, target in enumerate(targets):
+                    await fuzz_endpoint(lab.port, target, limit, seed, tally)
+            finally:
+                done.set()
+
+        (sent, chat), _ = await asyncio.gather(healthy_chat(lab, done), fuzz_all())
         assert tally.frames >= 3000, tally
         assert tally.bad == [], tally.bad
-        print("fuzzing:", tally.frames, "frames,", tally.connections, "connections; closes:", tally.closes)
+        print("fuzzing:", tally.frames, "frames,", tally.connections, "connections; closes:", tally.closes,
+              "; chat messages sent meanwhile:", sent)
         assert 1011 not in tally.closes and None not in tally.closes, tally.closes
-        expected = {f"a{i}" for i in range(300)} | {f"b{i}" for i in range(300)}
+        assert sent >= 100, sent  # the chat ran alongside the fuzzing
+        expected = {f"a{i}" for i in range(sent)} | {f"b{i}" for i in range(sent)}
         for name, seen in chat.items():
             assert {m.split(":", 1)[1] for m in seen} == expected, f"{name} lost messages"
             for who in ("ann", "bob"):  # each sender's messages arrive in the order sent
