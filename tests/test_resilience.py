@@ -7,7 +7,6 @@ import json
 import time
 
 import httpx
-import pytest
 from httpx_sse import aconnect_sse
 from websockets.asyncio.client import connect as aconnect
 from websockets.exceptions import ConnectionClosed

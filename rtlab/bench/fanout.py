@@ -22,9 +22,6 @@ import asyncio
 import base64
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 
