@@ -40,7 +40,7 @@ def serve_forever(args: argparse.Namespace) -> int:
         return 1
     # Bind first: a taken port is then one clear line, not uvicorn's traceback.
     try:
-        sock = socket.create_server((settings.host, settings.port))
+        sock = listen(settings.host, settings.port)
     except OSError as exc:
         print(f"rtlab: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -57,6 +57,26 @@ def serve_forever(args: argparse.Namespace) -> int:
     finally:
         sock.close()
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket whose accepted connections get ``TCP_NODELAY``.
+
+    asyncio sets ``TCP_NODELAY`` on an accepted connection only when the listening socket's
+    protocol is TCP; ``socket.create_server()`` leaves it 0, and every response on a reused
+    keep-alive connection then waits about 40 ms for Nagle and delayed ACK.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                          proto=socket.IPPROTO_TCP)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def broker_unreachable(url: str) -> str | None:

@@ -31,7 +31,7 @@ from .app import create_app
 from .protocol import LabWebSocketProtocol
 from .settings import Settings, with_overrides
 
-__all__ = ["LabServer", "ServerStartError", "serve", "running_servers"]
+__all__ = ["LabServer", "ServerStartError", "serve"]
 
 _LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "rtlab")
 
@@ -123,10 +123,6 @@ def uvicorn_config(app, settings: Settings, **extra: Any) -> uvicorn.Config:
 _running: "weakref.WeakSet[LabServer]" = weakref.WeakSet()
 
 
-def running_servers() -> list["LabServer"]:
-    return [s for s in _running if s.running]
-
-
 class LabServer:
     """An rtlab server in a daemon thread of this process.
 
@@ -134,9 +130,12 @@ class LabServer:
     a close frame and ends every stream cleanly. Also a context manager.
     """
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+    def __init__(self, settings: Settings | None = None, *, app=None, name: str | None = None,
+                 **overrides: Any) -> None:
         capture_logs()
+        self._name = name
         self.settings = with_overrides(settings, **overrides)
+        self._given_app = app  # a learner's own ASGI app; None runs rtlab's
         self.app = None
         self._server: RtlabServer | None = None
         self._thread: threading.Thread | None = None
@@ -167,13 +166,17 @@ class LabServer:
         """The app's services (hub, notifications, metrics...), for inspection in notebooks."""
         return self.app.state.lab
 
+    def errors(self) -> list[str]:
+        """This server's ERROR log records, each with its traceback: what an endpoint raised."""
+        return [r for r in _buffer.lines(self._log_thread) if r.startswith(("ERROR", "CRITICAL"))]
+
     # -- lifecycle -------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> "LabServer":
         if self.running:
             return self
         capture_logs()
         mark = len(_buffer.records)
-        self.app = create_app(self.settings)
+        self.app = self._given_app if self._given_app is not None else create_app(self.settings)
         server = RtlabServer(uvicorn_config(self.app, self.settings))
         thread = threading.Thread(target=self._run, args=(server,), name="rtlab-server", daemon=True)
         self._server, self._thread = server, thread
@@ -238,20 +241,50 @@ class LabServer:
 
     def __repr__(self) -> str:  # no port: it varies from run to run
         state = "running" if self.running else "stopped"
+        if self._given_app is not None:
+            return f"<server of {self.name!r} {state}>"
         broker = self.settings.broker.split(":", 1)[0]  # "memory" or "redis": no address, no port
         return f"<rtlab server {state}, broker={broker}>"
+
+    @property
+    def name(self) -> str:
+        if self._given_app is None:
+            return "rtlab"
+        return self._name or _app_name(self._given_app)
 
 
 _default: LabServer | None = None
 _default_lock = threading.Lock()
+_apps: dict[str, LabServer] = {}  # a learner's apps by name: serving one again replaces it
 
 
-def serve(**overrides: Any) -> LabServer:
-    """Start the lab's server in a background thread, or return the one already running.
+def _app_name(app) -> str:
+    title = getattr(app, "title", None)
+    return title if isinstance(title, str) and title else type(app).__name__
 
-    Keyword arguments override settings (``port``, ``broker``, ``max_connections_per_user``...).
-    Calling it again with the same arguments returns the running server.
+
+def serve(app=None, *, name: str | None = None, **overrides: Any) -> LabServer:
+    """Start a server in a background thread of this process; returns once it accepts connections.
+
+    ``serve()`` runs rtlab's own app, or returns the one already running (keyword arguments
+    override settings: ``port``, ``broker``, ``max_connections_per_user``...).
+
+    ``serve(app)`` runs *your* ASGI app (a FastAPI app defined in a notebook cell) the same way,
+    on a free port, with the same ``.url``, ``.ws_url``, ``.logs()``, ``.errors()`` and ``.stop()``.
+    Apps are told apart by ``name`` (default: the app's ``title``): serving an app under a name
+    already served stops the previous server first, so re-running a cell never leaves a second
+    server behind. What an endpoint raises is in ``.errors()`` with its traceback.
     """
+    if app is not None:
+        key = name or _app_name(app)
+        with _default_lock:
+            old = _apps.pop(key, None)
+            if old is not None:
+                old.stop()
+            server = LabServer(app=app, name=key, **overrides)
+            server.start()
+            _apps[key] = server
+            return server
     global _default
     with _default_lock:
         if _default is not None and _default.running:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rtlab import LabServer
-from rtlab.browser import CHROMIUM_ARGS
+from rtlab.tools.browser import CHROMIUM_ARGS
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from websockets.asyncio.client import connect as aconnect
 
 from rtlab import LabServer
-from rtlab.clients import frame, frame_header
+from rtlab.tools.clients import frame, frame_header
 from rtlab.routes import apps, auth, basic, pooling, rooms
 from rtlab.wsio import Inbound
 

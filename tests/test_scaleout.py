@@ -22,7 +22,7 @@ from websockets.sync.client import connect
 from rtlab import LabServer, ServerStartError
 
 from .helpers import recv_json, recv_until, wait_until
-from .redis_server import RedisServer, free_port
+from rtlab.tools.redis import RedisServer, free_port
 
 needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None,
                                  reason="needs redis-server (apt-get install redis-server)")

@@ -10,6 +10,7 @@ import threading
 
 import httpx
 import pytest
+from fastapi import FastAPI, WebSocket  # at module level: annotations are resolved in module globals
 from websockets.sync.client import connect
 
 import rtlab
@@ -163,3 +164,72 @@ def test_warnings_in_the_server_thread_are_logged_not_printed(capfd):
     out, err = capfd.readouterr()
     assert "from the server's thread" not in err
     assert any("from the server's thread" in line for line in rtlab.server._buffer.lines())
+
+
+def _nodelay(sock) -> int:
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_the_cli_socket_gives_accepted_connections_tcp_nodelay():
+    """Without it every reused keep-alive response waits ~40 ms (Nagle + delayed ACK)."""
+    import asyncio
+
+    from rtlab.__main__ import listen
+
+    async def accepted_option() -> int:
+        got = asyncio.get_running_loop().create_future()
+
+        def on_client(reader, writer):
+            got.set_result(_nodelay(writer.get_extra_info("socket")))
+            writer.close()
+
+        sock = listen("127.0.0.1", 0)
+        server = await asyncio.start_server(on_client, sock=sock)
+        async with server:
+            _, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+            option = await asyncio.wait_for(got, 5)
+            writer.close()
+        return option
+
+    assert asyncio.run(accepted_option()) == 1
+
+
+def test_lab_server_connections_have_tcp_nodelay(lab):
+    with connect(f"{lab.ws_url}/ws/notifications/ann") as ws:
+        ws.recv(timeout=5)
+        (conn,) = lab.services.hub.connections
+        transport = conn.ws.scope["transport"] if "transport" in conn.ws.scope else conn._proto.transport
+        assert _nodelay(transport.get_extra_info("socket")) == 1
+
+
+def test_serve_runs_a_learners_app_and_replaces_it_when_served_again():
+    def make_app(reply: str) -> FastAPI:
+        app = FastAPI(title="mine")
+
+        @app.websocket("/ws")
+        async def ws(websocket: WebSocket) -> None:
+            await websocket.accept()
+            await websocket.send_text(reply)
+            if reply == "boom":
+                raise RuntimeError("the learner's bug")
+            await websocket.close()
+
+        return app
+
+    first = serve(make_app("one"))
+    first_port = first.port
+    with connect(f"{first.ws_url}/ws") as ws:
+        assert ws.recv(timeout=5) == "one"
+    second = serve(make_app("boom"))  # the same name ("mine"): the first server is replaced
+    try:
+        assert not first.running and second.running and second is not first
+        with pytest.raises(OSError):  # nothing listens on the first port any more
+            socket.create_connection(("127.0.0.1", first_port), timeout=2).close()
+        with connect(f"{second.ws_url}/ws") as ws:
+            assert ws.recv(timeout=5) == "boom"
+            with pytest.raises(Exception):
+                ws.recv(timeout=5)
+        assert any("RuntimeError: the learner's bug" in e for e in second.errors())
+        assert repr(second) == "<server of 'mine' running>"
+    finally:
+        second.stop()

@@ -21,7 +21,7 @@ import asyncio
 import importlib.util
 import time
 
-from ..clients import frame_header
+from ..tools.clients import frame_header
 from .common import RAW, RTLAB, ServerProcess, emit, progress, table
 from .fanout import masked_text_frame, open_client, take_handshake
 

@@ -25,7 +25,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from ..clients import frame_header
+from ..tools.clients import frame_header
 from .common import RAW, RTLAB, ServerProcess, emit, progress, raise_nofile
 
 SERVERS = {

@@ -16,7 +16,7 @@ import asyncio
 import json
 import time
 
-from ..redisproc import RedisServer
+from ..tools.redis import RedisServer
 from .common import emit, progress, raise_nofile, table
 from .fanout import Client, Server, open_client, open_receivers, p50_p99
 

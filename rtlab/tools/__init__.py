@@ -1,0 +1,7 @@
+"""Tools for the notebooks, tests and benchmarks: not part of the server.
+
+* :mod:`rtlab.tools.browser` — a headless Chromium through Playwright.
+* :mod:`rtlab.tools.redis` — a ``redis-server`` of your own on a free loopback port.
+* :mod:`rtlab.tools.clients` — clients no library will be: one that stalls, one that sends bad frames.
+* :mod:`rtlab.tools.checks` — the notebooks' exercise checks.
+"""
