@@ -51,7 +51,9 @@ class _LogBuffer(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.records.append((record.thread, self.format(record)))
+            # uvicorn's console hint means nothing for a server in a thread
+            line = self.format(record).replace(" (Press CTRL+C to quit)", "")
+            self.records.append((record.thread, line))
         except Exception:  # a handler must never raise into the server
             self.handleError(record)
 

@@ -142,7 +142,7 @@ def test_logs_are_captured_not_printed(capfd):
             ws.recv(timeout=5)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
-    assert "Uvicorn running" in lab.logs(200)
+    assert "Uvicorn running" in lab.logs(200) and "CTRL+C" not in lab.logs(200)
 
 
 def test_warnings_in_the_server_thread_are_logged_not_printed(capfd):
