@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve_forever(args: argparse.Namespace) -> int:
     from .app import create_app
-    from .server import RtlabServer, uvicorn_config
+    from .internals import UvicornServer
+    from .server import uvicorn_config
     from .settings import Settings
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -45,7 +46,7 @@ def serve_forever(args: argparse.Namespace) -> int:
         print(f"rtlab: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     port = sock.getsockname()[1]
-    server = RtlabServer(uvicorn_config(create_app(settings), settings, log_level="warning"))
+    server = UvicornServer(uvicorn_config(create_app(settings), settings, log_level="warning"))
     print(f"rtlab serving on http://{settings.host}:{port}  (Ctrl+C to stop)", flush=True)
     try:
         with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:

@@ -7,17 +7,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
-from . import __version__
+from . import __version__, internals
 from .broker import BrokerUnavailable
 from .origin import OriginGuard
-from . import naive
-from .routes import apps, auth, basic, pooling, rooms, sse
+from .routes import ROUTERS
 from .services import Services
 from .settings import Settings
 
 log = logging.getLogger("rtlab")
-
-ROUTERS = [apps.router, basic.router, auth.router, rooms.router, pooling.router, sse.router, naive.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,6 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        internals.warn_once()
         try:
             await services.broker.start()
         except BrokerUnavailable as exc:
@@ -38,13 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="rtlab", version=__version__, lifespan=lifespan,
                   description="A lab server for WebSockets and Server-Sent Events.")
-    app.state.lab = services
-    # The tutorial patterns, kept so that the notebooks can measure them against the fixes.
-    app.state.naive = naive.ConnectionManager()
-    app.state.naive_pool = naive.NaivePool(settings.max_connections_per_user)
-    app.state.naive_users = {}
+    app.state.services = services
     app.add_middleware(OriginGuard, allowed=settings.allowed_origins)
-    app.add_middleware(RequestCounter, services=app.state.lab)
+    app.add_middleware(RequestCounter, services=services)
     for router in ROUTERS:
         app.include_router(router)
     return app

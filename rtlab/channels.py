@@ -93,17 +93,17 @@ class Channel:
         Replay and registration happen in one synchronous step, so nothing published meanwhile
         can fall in between (a gap) or be delivered twice (a repeat).
         """
-        replay: list[Event] = []
-        lost = False
-        if last_event_id is not None:
-            oldest = self.log[0].id if self.log else self.next_id
-            if last_event_id >= self.next_id or last_event_id < oldest - 1:
-                lost = True  # unknown (from the future, or another server run) or older than the log
-            else:
-                replay = [ev for ev in self.log if ev.id > last_event_id]
+        replay, lost = self.replay(last_event_id) if last_event_id is not None else ([], False)
         sub = Subscription(self, asyncio.Queue(self.queue_size))
         self.subscribers.add(sub)
         return sub, replay, lost
+
+    def replay(self, last_event_id: int) -> tuple[list[Event], bool]:
+        """The events after ``last_event_id``, and whether some were lost (unknown or too old an id)."""
+        oldest = self.log[0].id if self.log else self.next_id
+        if last_event_id >= self.next_id or last_event_id < oldest - 1:
+            return [], True  # unknown (from the future, or another server run) or older than the log
+        return [ev for ev in self.log if ev.id > last_event_id], False
 
     def unsubscribe(self, sub: Subscription) -> None:
         self.subscribers.discard(sub)

@@ -14,14 +14,16 @@ The hub does what ``websockets.broadcast()`` does, and a bit more:
   socket aborted, and counted. The others never wait for it.
 * A connection is removed exactly once, whatever ended it, and the indexes are never
   mutated while being iterated (publishing iterates a snapshot).
-* Per-user limits are checked and reserved in one atomic step by the broker, so simultaneous
-  connects cannot race past them.
+* A connection can be *held* while a reconnecting client's history is read: live messages
+  queue up, then go out after the history with nothing repeated (see :mod:`rtlab.history`).
+
+The hub knows nothing of other processes: :mod:`rtlab.session` admits and registers connections
+through the broker, and the broker delivers to the hub.
 """
 from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import itertools
 import logging
 import time
@@ -31,24 +33,27 @@ from typing import Any
 from starlette.websockets import WebSocket
 from websockets.frames import Frame, Opcode
 
-from .wsio import POLICY_VIOLATION, TRY_AGAIN_LATER, Closed, Inbound, close_quietly, dumps, receive_text
+from . import internals
+from .wsio import TRY_AGAIN_LATER, Closed, Inbound, close_quietly, dumps, receive_text
 
 log = logging.getLogger("rtlab.hub")
 
-try:  # The fast path writes frames straight to uvicorn's transport, as websockets.broadcast() does.
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-except ImportError:  # pragma: no cover - another server: the ASGI path is used
-    WebSocketsSansIOProtocol = None
+Key = tuple[int, int]
 
 
 class Outgoing:
-    """One message to many clients: JSON text and frame bytes, each built once."""
+    """One message to many clients: JSON text and frame bytes, each built once.
 
-    __slots__ = ("text", "size", "_frame")
+    ``key`` orders a message of a resumable stream (a chat message, a notification): a held
+    connection drops what its history already holds (:meth:`Connection.release`).
+    """
 
-    def __init__(self, payload: Any) -> None:
+    __slots__ = ("text", "size", "key", "_frame")
+
+    def __init__(self, payload: Any, key: Key | None = None) -> None:
         self.text = payload if isinstance(payload, str) else dumps(payload)
         self.size = len(self.text)
+        self.key = key
         self._frame: bytes | None = None
 
     @property
@@ -56,15 +61,6 @@ class Outgoing:
         if self._frame is None:
             self._frame = Frame(Opcode.TEXT, self.text.encode()).serialize(mask=False, extensions=[])
         return self._frame
-
-
-def _uvicorn_protocol(ws: WebSocket):
-    """uvicorn's protocol object behind a Starlette WebSocket, when writing frames to it is safe."""
-    proto = getattr(getattr(ws, "_receive", None), "__self__", None)
-    if WebSocketsSansIOProtocol is not None and isinstance(proto, WebSocketsSansIOProtocol):
-        if not proto.conn.extensions:  # frames built once are only valid without compression
-            return proto
-    return None
 
 
 class Connection:
@@ -76,7 +72,7 @@ class Connection:
     """
 
     __slots__ = ("id", "hub", "ws", "endpoint", "user", "groups", "outbox", "queued", "waiting_since",
-                 "closed", "shared", "_proto", "_writer", "_waiter", "_writing", "_flushed")
+                 "closed", "shared", "held", "_proto", "_writer", "_waiter", "_writing", "_flushed")
     _ids = itertools.count(1)
 
     def __init__(self, hub: "Hub", ws: WebSocket, endpoint: str, user: str | None) -> None:
@@ -91,7 +87,8 @@ class Connection:
         self.waiting_since: float | None = None  # when the outbox last went from empty to busy
         self.closed = False
         self.shared = False  # counted in the broker's shared state (Redis)
-        self._proto = _uvicorn_protocol(ws)
+        self.held: list[Outgoing] | None = None  # live messages waiting for the history (see hold())
+        self._proto = internals.fast_transport(ws)
         self._writer: asyncio.Task | None = None
         self._waiter: asyncio.Future | None = None  # the parked writer's wake-up
         self._writing = False  # a batch is on its way to the socket
@@ -106,6 +103,9 @@ class Connection:
         if self.closed:
             return False
         item = message if isinstance(message, Outgoing) else Outgoing(message)
+        if self.held is not None:
+            self.held.append(item)
+            return True
         now = time.monotonic()
         if self.outbox:
             if now - self.waiting_since > self.hub.stall_timeout:
@@ -124,6 +124,20 @@ class Connection:
             if not waiter.done():
                 waiter.set_result(None)
         return True
+
+    def hold(self) -> None:
+        """Queue live messages aside until :meth:`release` (while a history is read and sent)."""
+        self.held = []
+
+    def release(self, after: Key | None = None, first: Iterable[Any] = ()) -> None:
+        """Send ``first`` (the history), then what was held, except resumable messages at or before
+        ``after``: the history holds those already."""
+        held, self.held = self.held or [], None
+        for message in first:
+            self.send(message)
+        for item in held:
+            if after is None or item.key is None or item.key > after:
+                self.send(item)
 
     def start(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name=f"writer-{self.id}")
@@ -146,7 +160,10 @@ class Connection:
                 self.hub.metrics.messages_out += len(batch)
         except asyncio.CancelledError:
             raise
-        except Exception:  # the peer went away mid-write: the reader will see it too
+        except internals.TRANSPORT_ERRORS:  # the peer went away mid-write: the reader sees it too
+            self.hub.remove(self)
+        except Exception:  # a fault of ours (or of a framework upgrade): said, not swallowed
+            log.exception("writer of %r failed", self)
             self.hub.remove(self)
         finally:
             self._signal_flushed()
@@ -174,16 +191,11 @@ class Connection:
             for item in batch:
                 await self.ws.send_text(item.text)
             return
-        if not proto.writable.is_set():  # the same flow control uvicorn's own send() applies
-            await proto.writable.wait()
-        if proto.disconnected or proto.close_sent or proto.transport.is_closing():
-            raise ConnectionError("connection closed")
-        proto.transport.write(b"".join([m.frame for m in batch]))
+        await internals.write_frames(proto, b"".join([m.frame for m in batch]))
 
     def abort(self) -> None:
         """Cut the TCP connection now, without waiting for buffered data to drain."""
-        if self._proto is not None:
-            self._proto.transport.abort()
+        internals.abort(self._proto)
 
     # -- receiving ---------------------------------------------------------------------
     async def messages(self, inbound: Inbound) -> AsyncIterator[Any]:
@@ -235,61 +247,19 @@ class Hub:
         self.by_id: dict[int, Connection] = {}
         self.groups: dict[str, set[Connection]] = collections.defaultdict(set)
         self.users: dict[str, set[Connection]] = collections.defaultdict(set)
-        self.bus = None  # the broker: set by the app's services
 
     # -- joining and leaving -------------------------------------------------------------
-    @contextlib.asynccontextmanager
-    async def connect(self, ws: WebSocket, endpoint: str, user: str | None = None,
-                      groups: Iterable[str] = (), limit: int | None = None,
-                      subprotocol: str | None = None) -> AsyncIterator[Connection | None]:
-        """Admit, accept and register a connection; remove it exactly once on the way out.
-
-        With ``limit``, at most that many connections of ``user`` on ``endpoint``: the broker
-        checks and reserves in one atomic step (no ``await`` in between in memory, one Lua
-        script in Redis), so simultaneous connects cannot all pass. One over the limit is
-        accepted only to be closed with 1008; yields ``None``.
-        """
-        key = f"{endpoint}:{user or ''}"
-        if limit is not None and not await self.bus.pool_acquire(key, limit):
-            self.metrics.refused += 1
-            await ws.accept(subprotocol=subprotocol)
-            await close_quietly(ws, POLICY_VIOLATION, "Max connections reached")
-            yield None
-            return
-        conn = Connection(self, ws, endpoint, user)
-        conn.groups.update(groups)
-        accepted = False
-        try:
-            # Counted in the shared state before the handshake completes: a client that sees its
-            # connection open is already visible to every process (presence, counts).
-            await self.bus.connected(conn)
-            await self.bus.entered(conn, groups)
-            await ws.accept(subprotocol=subprotocol)
-            accepted = True
-            self.connections.add(conn)
-            self.by_id[conn.id] = conn
-            if user is not None:
-                self.users[user].add(conn)
-            for group in groups:
-                self.join(conn, group)
-            conn.start()
-            self.metrics.accepted += 1
-            yield conn
-        finally:
-            if limit is not None:
-                await self.bus.pool_release(key)
-            if accepted:
-                self.remove(conn)
-            await self.bus.left(conn)
-
-    def join(self, conn: Connection, group: str) -> None:
-        self.groups[group].add(conn)
-        conn.groups.add(group)
-
-    async def enter(self, conn: Connection, group: str) -> None:
-        """Join a group after connecting (a chat room after the history was sent)."""
-        self.join(conn, group)
-        await self.bus.entered(conn, [group])
+    def add(self, conn: Connection, groups: Iterable[str] = ()) -> None:
+        """Register an accepted connection in every index and start its writer."""
+        self.connections.add(conn)
+        self.by_id[conn.id] = conn
+        if conn.user is not None:
+            self.users[conn.user].add(conn)
+        for group in groups:
+            self.groups[group].add(conn)
+            conn.groups.add(group)
+        conn.start()
+        self.metrics.accepted += 1
 
     def remove(self, conn: Connection) -> bool:
         """Take a connection out of every index. Idempotent: True only the first time."""

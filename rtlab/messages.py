@@ -5,6 +5,7 @@ unknown fields are refused, so a typo in a field name is reported instead of ign
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -17,12 +18,19 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# -- /ws/json -----------------------------------------------------------------------
+def utc_now() -> str:
+    """A message timestamp: ISO 8601, UTC."""
+    return datetime.now(timezone.utc).isoformat()
+
+
+# -- /ws/json, /ws/chat/{room} ------------------------------------------------------------
 class Ping(Model):
     type: Literal["ping"]
 
 
 class Message(Model):
+    """``{"type": "message", "message": M}``; the type is required where other types exist too."""
+
     type: Literal["message"]
     message: Text
 
@@ -44,15 +52,10 @@ class TokenResponse(BaseModel):
 
 
 JSON = dict[str, Any]
-__all__ = ["Auth", "JSON", "Message", "Model", "Name", "Ping", "Text", "TokenRequest", "TokenResponse"]
+__all__ = ["Auth", "JSON", "Message", "Model", "Name", "Ping", "Text", "TokenRequest", "TokenResponse", "utc_now"]
 
 
 # -- /ws/chat/{room} ------------------------------------------------------------------
-class ChatText(Model):
-    type: Literal["message"]
-    message: Text
-
-
 class ChatPrivate(Model):
     type: Literal["private"]
     to: Name
@@ -65,6 +68,8 @@ class ChatTyping(Model):
 
 # -- /ws/broadcast, /ws/room/{room}, /ws/private/{user} -------------------------------------
 class Say(Model):
+    """``{"message": M}``: on these endpoints the type may be left out."""
+
     type: Literal["message"] = "message"
     message: Text
 
@@ -73,13 +78,6 @@ class Whisper(Model):
     type: Literal["private"] = "private"
     to: Name
     message: Text
-
-
-# -- /ws/notifications/{user} ---------------------------------------------------------
-class AnyObject(BaseModel):
-    """Any JSON object (the pooled endpoint syncs whatever the client sends)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
 
 # -- /ws/document/{doc} ----------------------------------------------------------------

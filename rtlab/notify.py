@@ -6,16 +6,15 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from datetime import datetime, timezone
 
 from .channels import Channel
-from .hub import Hub
 
 ENDPOINT = "notifications"
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+def group_of(user: str) -> str:
+    """The hub group of a user's WebSocket notification connections."""
+    return f"{ENDPOINT}:{user}"
 
 
 class Notifier:
@@ -26,8 +25,7 @@ class Notifier:
     ``history_lost``), so that notifying many distinct ids cannot grow memory without bound.
     """
 
-    def __init__(self, hub: Hub, log_size: int, max_users: int = 10_000) -> None:
-        self.hub = hub
+    def __init__(self, log_size: int, max_users: int = 10_000) -> None:
         self.log_size = log_size
         self.max_users = max_users
         self.channels: OrderedDict[str, Channel] = OrderedDict()

@@ -77,10 +77,6 @@ class _Builder:
         return ops
 
 
-def base_length(op: Op) -> int:
-    return sum(c if _is_retain(c) else -c if _is_delete(c) else 0 for c in op)
-
-
 def length_change(op: Op) -> int:
     """How much longer the document gets."""
     return sum(len(c) if isinstance(c, str) else min(c, 0) for c in op)

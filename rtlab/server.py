@@ -11,7 +11,8 @@ What is known to break, and how this module avoids it:
 * Open WebSocket and SSE connections hold a graceful shutdown: the app is told that shutdown
   has begun (its streams end cleanly) and uvicorn gets a short ``timeout_graceful_shutdown``.
 * Log records from the server thread would land in whichever notebook cell is running:
-  they are captured in memory instead (``lab.logs()``).
+  they are captured in memory instead (``lab.logs()``), and so are warnings raised in a server
+  thread (``warnings.showwarning`` is wrapped once: other threads' warnings are shown as before).
 """
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ from typing import Any
 
 import uvicorn
 
+from . import internals
 from .app import create_app
-from .protocol import LabWebSocketProtocol
 from .settings import Settings, with_overrides
 
 __all__ = ["LabServer", "ServerStartError", "serve"]
@@ -89,25 +90,13 @@ def capture_logs() -> _LogBuffer:
     return _buffer
 
 
-class RtlabServer(uvicorn.Server):
-    """uvicorn's server, telling the app when shutdown begins so that streams end cleanly."""
-
-    async def shutdown(self, sockets=None) -> None:
-        services = getattr(getattr(self.config.app, "state", None), "lab", None)
-        if services is not None:
-            services.begin_shutdown()
-        await super().shutdown(sockets)
-        # uvicorn re-raises a caught SIGTERM/SIGINT after serving; a clean stop exits 0.
-        self._captured_signals.clear()
-
-
 def uvicorn_config(app, settings: Settings, **extra: Any) -> uvicorn.Config:
     """One place for the uvicorn options of every way of running the lab."""
     return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        ws=LabWebSocketProtocol if settings.ws_protocol == "websockets-sansio" else settings.ws_protocol,
+        ws=internals.ws_protocol(settings.ws_protocol),
         # uvicorn's protocol layer refuses a larger message before buffering it (close 1009),
         # instead of its 16 MiB default; the app checks the same limit under any server.
         ws_max_size=settings.max_message_bytes,
@@ -139,7 +128,7 @@ class LabServer:
         self.settings = with_overrides(settings, **overrides)
         self._given_app = app  # a learner's own ASGI app; None runs rtlab's
         self.app = None
-        self._server: RtlabServer | None = None
+        self._server: internals.UvicornServer | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
         self._log_thread: int | None = None
@@ -166,7 +155,7 @@ class LabServer:
     @property
     def services(self):
         """The app's services (hub, notifications, metrics...), for inspection in notebooks."""
-        return self.app.state.lab
+        return self.app.state.services
 
     def errors(self) -> list[str]:
         """This server's ERROR log records, each with its traceback: what an endpoint raised."""
@@ -179,7 +168,7 @@ class LabServer:
         capture_logs()
         mark = len(_buffer.records)
         self.app = self._given_app if self._given_app is not None else create_app(self.settings)
-        server = RtlabServer(uvicorn_config(self.app, self.settings))
+        server = internals.UvicornServer(uvicorn_config(self.app, self.settings))
         thread = threading.Thread(target=self._run, args=(server,), name="rtlab-server", daemon=True)
         self._server, self._thread = server, thread
         thread.start()
@@ -197,7 +186,7 @@ class LabServer:
         return self
 
     @staticmethod
-    def _run(server: RtlabServer) -> None:
+    def _run(server: internals.UvicornServer) -> None:
         try:
             with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
                 runner.run(server.serve())

@@ -1,14 +1,15 @@
-"""The app's shared state: one object per app, reachable as ``app.state.lab``."""
+"""The app's state: one object per app, ``app.state.services``, made of named parts."""
 from __future__ import annotations
 
 import asyncio
 
+from .broker import Local, make_broker
+from .broker.memory import Documents, PoolLimits
 from .channels import Channel, Subscription
-from .chat import ChatRooms
-from .broker import make_broker
-from .documents import Document
+from .history import History
 from .hub import Hub
 from .notify import Notifier
+from .routes.naive import Naive
 from .settings import Settings
 
 
@@ -17,25 +18,27 @@ class Services:
         self.settings = settings
         # Set when the server begins to shut down: streams end, loops stop.
         self.closing = asyncio.Event()
-        self.hub = Hub(settings)
-        self.chat = ChatRooms(self.hub, settings.history_size)
-        self.notifier = Notifier(self.hub, settings.event_log_size)
+        self.hub = Hub(settings)  # this process's WebSockets
+        self.notifier = Notifier(settings.event_log_size)  # per-user notification logs and SSE subscribers
         self.announcements = Channel("announcements", settings.event_log_size)
-        self.subscriptions: set[Subscription] = set()  # live SSE subscriptions, every channel
-        self.documents: dict[str, Document] = {}
+        self.history = History(settings.history_size)  # chat rooms, in this process
+        self.documents = Documents()  # shared documents, in this process
+        self.pools = PoolLimits()  # per-user connection limits taken in this process
+        self.broker = make_broker(Local(settings, self.hub, self.notifier, self.announcements, self.history,
+                                        self.documents, self.pools))
+        self.naive = Naive(settings.max_connections_per_user)  # the tutorial endpoints' state
         self.http_requests = 0  # counted by the app's middleware, read by the dashboard
-        self.broker = make_broker(self)
-        self.hub.bus = self.broker
 
-    def document(self, doc_id: str) -> Document:
-        doc = self.documents.get(doc_id)
-        if doc is None:
-            doc = self.documents[doc_id] = Document()
-        return doc
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """Every live SSE subscription, of every channel (the channels hold them)."""
+        subs = list(self.announcements.subscribers)
+        for channel in self.notifier.channels.values():
+            subs += channel.subscribers
+        return subs
 
     def begin_shutdown(self) -> None:
         """Streams end cleanly: tick loops see ``closing``; subscribers get their end marker."""
         self.closing.set()
-        for sub in list(self.subscriptions):
+        for sub in self.subscriptions:
             sub.end()
-

@@ -19,8 +19,6 @@ T = TypeVar("T")
 log = logging.getLogger("rtlab.wsio")
 
 # Close codes of RFC 6455 used by the lab.
-NORMAL = 1000
-GOING_AWAY = 1001
 UNSUPPORTED_DATA = 1003
 POLICY_VIOLATION = 1008
 MESSAGE_TOO_BIG = 1009
@@ -82,8 +80,8 @@ def rate_limit_of(ws: WebSocket) -> RateLimit | None:
     """The connection's bucket, made on first use from the app's settings (None: no limit)."""
     scope = ws.scope
     if _RATE_KEY not in scope:
-        lab = getattr(getattr(scope.get("app"), "state", None), "lab", None)
-        settings = getattr(lab, "settings", None)
+        services = getattr(getattr(scope.get("app"), "state", None), "services", None)  # None: not rtlab's app
+        settings = getattr(services, "settings", None)
         rate = getattr(settings, "rate_limit", 0)
         scope[_RATE_KEY] = RateLimit(rate, settings.rate_limit_burst) if rate else None
     return scope[_RATE_KEY]

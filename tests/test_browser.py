@@ -9,6 +9,8 @@ import pytest
 from rtlab import LabServer
 from rtlab.tools.browser import CHROMIUM_ARGS
 
+from .test_scaleout import redis_server  # noqa: F401 (a fixture)
+
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None,
@@ -111,3 +113,34 @@ def test_a_refused_page_says_why_and_stops_retrying(browser, lab):
     page.goto(f"{lab.url}/?room=r&username=" + "x" * 100)
     page.wait_for_function("document.getElementById('status').textContent.startsWith('refused')", timeout=10_000)
     assert "longer than 64" in page.text_content("#status")
+
+
+def test_the_page_resumes_after_a_restart_with_no_gap_and_no_duplicate(browser, redis_server):
+    """The page's server dies; messages go through the other server; the page's server comes back:
+    the page reconnects with ``since`` = the last id it showed and shows every message once, in order."""
+    from websockets.sync.client import connect
+
+    from .helpers import recv_until
+
+    a = LabServer(broker=redis_server.url).start()
+    port = a.port
+    with LabServer(broker=redis_server.url) as b:
+        page = open_chat(browser, a, "resume", "ann")
+        say(page, "m1")
+        page.locator("#messages li.message", has_text="m1").wait_for(timeout=5000)
+        a.stop()
+        page.wait_for_function("document.getElementById('status').textContent.startsWith('reconnecting')",
+                               timeout=10_000)
+        with connect(f"{b.ws_url}/ws/chat/resume?username=bob") as bob:
+            for text in ("m2", "m3"):
+                bob.send(f'{{"type": "message", "message": "{text}"}}')
+                recv_until(bob, lambda m, t=text: m.get("message") == t)
+            with LabServer(broker=redis_server.url, port=port):
+                page.wait_for_function("document.getElementById('status').textContent === 'connected'",
+                                       timeout=15_000)
+                bob.send('{"type": "message", "message": "m4"}')
+                page.locator("#messages li.message", has_text="m4").wait_for(timeout=5000)
+                shown = page.locator("#messages li.message").all_text_contents()
+                joins = page.locator("#messages li.system", has_text="ann joined the room").count()
+    assert [t[-2:] for t in shown] == ["m1", "m2", "m3", "m4"], shown
+    assert joins == 2, "the page kept its list (the first join notice) instead of redrawing it"

@@ -76,7 +76,7 @@ def chat(lab, room: str, user: str):
 
 def test_chat_join_history_message_leave(lab):
     with chat(lab, "r", "ann") as ann:
-        assert recv_json(ann) == {"type": "history", "messages": []}
+        assert recv_json(ann) == {"type": "history", "messages": [], "recovered": False}
         joined = recv_json(ann)
         assert joined["type"] == "system" and joined["message"] == "ann joined the room"
         assert joined["users_count"] == 1 and joined["timestamp"].endswith("+00:00")
@@ -190,7 +190,7 @@ def test_pool_slot_is_freed_on_leave_and_sync_reaches_all(lab):
             recv_json(c)
             with connect(url) as d:
                 assert closed_with(d) == (1008, "Max connections reached")
-        wait_until(lambda: lab.services.broker.pools.get("pooled:sam") == 2, what="slot release")
+        wait_until(lambda: lab.services.pools.taken.get("pooled:sam") == 2, what="slot release")
         with connect(url) as c2:
             assert recv_json(c2)["active_connections"] == 3
             a.send(json.dumps({"cursor": [1, 2]}))
@@ -289,4 +289,4 @@ def test_removal_happens_exactly_once():
         hub = lab.services.hub
         wait_until(lambda: not hub.connections, what="all connections removed")
         assert hub.metrics.accepted == 15 and hub.metrics.removed == 15
-        assert not hub.groups and not hub.users and not lab.services.broker.pools
+        assert not hub.groups and not hub.users and not lab.services.pools.taken

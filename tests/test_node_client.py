@@ -19,7 +19,7 @@ def test_chat_and_pool_limit_with_nodes_ws_client(lab):
                          timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     seen = json.loads(out.stdout)
-    assert seen["history"] == {"type": "history", "messages": []}
+    assert seen["history"] == {"type": "history", "messages": [], "recovered": False}
     assert seen["joined"]["users_count"] == 2
     assert seen["bobGotTyping"] == {"type": "typing", "username": "ann"}
     assert seen["bobGotMessage"]["message"] == "hi from node"

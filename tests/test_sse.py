@@ -185,19 +185,18 @@ def test_notifications_over_sse_and_websocket_through_one_service(lab):
 
 
 def test_subscriptions_are_released_when_clients_go_away(lab):
-    subs = lab.services.subscriptions
     clients = []
     for path in ("/sse/announcements", "/sse/notifications/a", "/sse/notifications/b"):
         client = httpx.Client(base_url=lab.url, timeout=10)
         cm = connect_sse(client, "GET", path)
         cm.__enter__()
         clients.append((client, cm))
-    wait_until(lambda: len(subs) == 3, what="three live subscriptions")
+    wait_until(lambda: len(lab.services.subscriptions) == 3, what="three live subscriptions")
     assert len(lab.services.announcements.subscribers) == 1
     for client, cm in clients:
         cm.__exit__(None, None, None)
         client.close()
-    wait_until(lambda: len(subs) == 0, what="subscriptions released")
+    wait_until(lambda: len(lab.services.subscriptions) == 0, what="subscriptions released")
     assert not lab.services.announcements.subscribers
     assert not any(ch.subscribers for ch in lab.services.notifier.channels.values())
 

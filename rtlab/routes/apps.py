@@ -1,4 +1,4 @@
-"""Real-time apps: the chat page, a live dashboard, collaborative editing, a price stream."""
+"""Notebook 08: real-time apps: the chat page, a live dashboard, collaborative editing, a price stream."""
 from __future__ import annotations
 
 import asyncio
@@ -12,11 +12,11 @@ from fastapi import APIRouter, Query, WebSocket
 from fastapi.responses import HTMLResponse
 
 from ..hub import Connection
-from ..messages import DocEdit, Ping
-from ..notify import utc_now
+from ..messages import DocEdit, Ping, utc_now
 from ..ot import OTError
+from ..session import session
 from ..wsio import TRY_AGAIN_LATER, Inbound, close_quietly
-from .common import bad_name, refuse, services
+from .common import bad_name, refuse, services_of
 
 router = APIRouter()
 
@@ -37,40 +37,41 @@ async def stream_to(conn: Connection, interval: float, make: Callable[[], dict])
     Reading continues meanwhile (pings answered, bad input answered), which is also how the
     endpoint learns that the client went away.
     """
-    closing = services(conn).closing
+    closing = services_of(conn).closing
 
     async def read() -> None:
         async for _ in conn.messages(_ping):
             conn.send({"type": "pong"})
 
+    # Two tasks for the whole stream, whatever its length: the reader, and one waiter on shutdown.
+    # (A new waiter per tick, never cancelled, piled up one pending task per interval.)
     reader = asyncio.create_task(read())
+    stopping = asyncio.create_task(closing.wait())
     try:
-        while not reader.done():
+        while not (reader.done() or stopping.done()):
             conn.send(make())
-            done, _ = await asyncio.wait([reader, asyncio.ensure_future(closing.wait())], timeout=interval,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if closing.is_set():
-                return
+            await asyncio.wait([reader, stopping], timeout=interval, return_when=asyncio.FIRST_COMPLETED)
     finally:
         reader.cancel()
+        stopping.cancel()
 
 
 class DashboardProbe:
     """Figures of the running server, as rates over the time since the previous sample."""
 
-    def __init__(self, lab) -> None:
-        self.lab = lab
+    def __init__(self, services) -> None:
+        self.services = services
         self.proc = psutil.Process()
         self.proc.cpu_percent(None)
-        self.last = (time.monotonic(), lab.http_requests, lab.hub.metrics.messages_in)
+        self.last = (time.monotonic(), services.http_requests, services.hub.metrics.messages_in)
 
     def sample(self) -> dict:
-        lab, hub = self.lab, self.lab.hub
-        now, requests, messages = time.monotonic(), lab.http_requests, hub.metrics.messages_in
+        services, hub = self.services, self.services.hub
+        now, requests, messages = time.monotonic(), services.http_requests, hub.metrics.messages_in
         then, requests0, messages0 = self.last
         self.last = (now, requests, messages)
         elapsed = max(now - then, 1e-6)
-        sse_users = {u for u, ch in lab.notifier.channels.items() if ch.subscribers}
+        sse_users = {u for u, ch in services.notifier.channels.items() if ch.subscribers}
         return {
             "timestamp": utc_now(),
             "cpu_usage": round(self.proc.cpu_percent(None), 1),
@@ -79,7 +80,7 @@ class DashboardProbe:
             "requests_per_second": round((requests - requests0) / elapsed, 1),
             "messages_per_second": round((messages - messages0) / elapsed, 1),
             "connections": hub.count_by_endpoint(),
-            "sse_subscriptions": len(lab.subscriptions),
+            "sse_subscriptions": len(services.subscriptions),
             "active_users": len(set(hub.users) | sse_users),
         }
 
@@ -87,9 +88,9 @@ class DashboardProbe:
 @router.websocket("/ws/dashboard")
 async def dashboard(ws: WebSocket, interval: float = Query(1.0, ge=0.05, le=3600, allow_inf_nan=False)) -> None:
     """Every ``interval`` seconds: CPU, memory, request and message rates, connections, active users."""
-    lab = services(ws)
-    async with lab.hub.connect(ws, "dashboard") as conn:
-        await stream_to(conn, interval, DashboardProbe(lab).sample)
+    services = services_of(ws)
+    async with session(services, ws, "dashboard") as conn:
+        await stream_to(conn, interval, DashboardProbe(services).sample)
 
 
 @router.websocket("/ws/stocks")
@@ -104,7 +105,7 @@ async def stocks(ws: WebSocket, symbol: str = Query("ACME", min_length=1, max_le
         state["price"] = max(0.01, round(state["price"] + change, 2))
         return {"symbol": symbol, "price": state["price"], "change": change, "volume": rng.randint(100, 10_000)}
 
-    async with services(ws).hub.connect(ws, "stocks") as conn:
+    async with session(services_of(ws), ws, "stocks") as conn:
         await stream_to(conn, interval, tick)
 
 
@@ -113,26 +114,24 @@ async def document(ws: WebSocket, doc_id: str, user_id: str | None = None) -> No
     """Collaborative editing with operational transformation (see ``rtlab.ot``)."""
     if why := bad_name(user_id, "user_id") or bad_name(doc_id, "document id"):
         return await refuse(ws, why)
-    lab = services(ws)
-    hub, bus, group = lab.hub, lab.broker, f"document:{doc_id}"
-    async with hub.connect(ws, "document", user=user_id) as conn:
-        # Join first, then read the state: an edit committed in between arrives as well, with a
-        # version the client already has, and clients skip those.
-        await hub.enter(conn, group)
+    services = services_of(ws)
+    broker, group = services.broker, f"document:{doc_id}"
+
+    async def left(conn: Connection) -> None:
+        await broker.publish(group, {"type": "user_left", "user_id": user_id})
+
+    # Joined first, then the state is read: an edit committed in between arrives as well, with a
+    # version the client already has, and clients skip those.
+    async with session(services, ws, "document", user=user_id, groups=[group], left=left) as conn:
         try:
-            content, version = await bus.doc_state(doc_id)
+            state = await broker.doc_state(doc_id)
         except OTError as exc:
             await close_quietly(ws, TRY_AGAIN_LATER, str(exc))
             return
-        conn.send({"type": "init", "content": content, "version": version})
-        await bus.publish(group, {"type": "user_joined", "user_id": user_id}, exclude=conn)
-        try:
-            async for msg in conn.messages(_doc_edit):
-                try:
-                    await bus.doc_edit(doc_id, conn, msg.version, msg.op_wire(), msg.content)
-                except OTError as exc:
-                    conn.send({"type": "error", "detail": str(exc)})
-        finally:
-            hub.remove(conn)
-            await bus.left(conn)
-            await bus.publish(group, {"type": "user_left", "user_id": user_id})
+        conn.send({"type": "init", "content": state.content, "version": state.version})
+        await broker.publish(group, {"type": "user_joined", "user_id": user_id}, exclude=conn)
+        async for msg in conn.messages(_doc_edit):
+            try:
+                await broker.doc_edit(doc_id, conn, msg.version, msg.op_wire(), msg.content)
+            except OTError as exc:
+                conn.send({"type": "error", "detail": str(exc)})

@@ -26,7 +26,7 @@ _auth_message = Inbound(Auth)
 @router.post("/token")
 async def token(body: TokenRequest, request: Request) -> TokenResponse:
     """Issue an HS256 JWT for a username (``sub``), valid for one hour."""
-    return TokenResponse(access_token=issue_token(request.app.state.lab.settings, body.username))
+    return TokenResponse(access_token=issue_token(request.app.state.services.settings, body.username))
 
 
 def _offered_subprotocol(ws: WebSocket) -> str | None:
@@ -35,7 +35,7 @@ def _offered_subprotocol(ws: WebSocket) -> str | None:
 
 async def _session(ws: WebSocket, claims: dict) -> None:
     """After authentication: a welcome with the claims, then text ``T`` answers ``User {sub}: T``."""
-    settings = ws.app.state.lab.settings
+    settings = ws.app.state.services.settings
     try:
         await send_text(ws, dumps({"type": "welcome", "user": claims}))
         while True:
@@ -47,7 +47,7 @@ async def _session(ws: WebSocket, claims: dict) -> None:
 
 async def _authenticated(ws: WebSocket, token: str | None, subprotocol: str | None = None) -> None:
     try:
-        claims = verify_token(ws.app.state.lab.settings, token)
+        claims = verify_token(ws.app.state.services.settings, token)
     except AuthError as exc:
         await refuse(ws, str(exc), subprotocol=_offered_subprotocol(ws))
         return
@@ -81,7 +81,7 @@ async def ws_auth_subprotocol(ws: WebSocket) -> None:
 @router.websocket("/ws/auth/first-message")
 async def ws_auth_first_message(ws: WebSocket) -> None:
     """Token in the first message, ``{"type": "auth", "token": JWT}``, within 5 seconds."""
-    settings = ws.app.state.lab.settings
+    settings = ws.app.state.services.settings
     await ws.accept()
     try:
         async with asyncio.timeout(FIRST_MESSAGE_TIMEOUT):

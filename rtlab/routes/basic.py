@@ -23,7 +23,7 @@ async def http_echo(text: str = "") -> PlainTextResponse:
 
 
 def _limit(ws: WebSocket) -> int:
-    return ws.app.state.lab.settings.max_message_bytes
+    return ws.app.state.services.settings.max_message_bytes
 
 
 async def _echo(ws: WebSocket, greeting: str | None = None) -> None:

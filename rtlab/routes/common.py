@@ -8,9 +8,9 @@ from ..wsio import POLICY_VIOLATION, close_quietly
 MAX_NAME = 64
 
 
-def services(conn_or_ws):
-    ws = getattr(conn_or_ws, "ws", conn_or_ws)
-    return ws.app.state.lab
+def services_of(where):
+    """The app's :class:`~rtlab.services.Services`, from a request, a WebSocket or a hub connection."""
+    return getattr(where, "ws", where).app.state.services
 
 
 async def refuse(ws: WebSocket, reason: str, subprotocol: str | None = None) -> None:

@@ -16,8 +16,8 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 
 from ..channels import Channel
-from ..messages import Text
-from ..notify import utc_now
+from ..messages import Text, utc_now
+from .common import services_of
 
 router = APIRouter()
 
@@ -40,7 +40,7 @@ def LastEventId():  # noqa: N802
 
 
 def _closing(request: Request) -> asyncio.Event:
-    return request.app.state.lab.closing
+    return services_of(request).closing
 
 
 async def ticks(request: Request, interval: float, limit: int | None, start: int = 1) -> AsyncIterator[int]:
@@ -148,12 +148,11 @@ async def follow(request: Request, channel: Channel, last_event_id: str | None,
                  limit: int | None, user: str | None = None) -> AsyncIterator[ServerSentEvent]:
     """Replay what a reconnecting client missed, then the live stream, each event with its id."""
     known = int(last_event_id) if last_event_id is not None and last_event_id.isdigit() else None
-    services = request.app.state.lab
-    bus = services.broker
-    sub, replay, lost, upto = await bus.subscribe(channel, known, user)
-    if last_event_id is not None and known is None:
-        lost = True  # a malformed id is as unknown as one from another server run
-    services.subscriptions.add(sub)
+    broker = services_of(request).broker
+    subscribed = await broker.subscribe(channel, known, user)
+    sub, replay, upto = subscribed.sub, subscribed.replay, subscribed.upto
+    # a malformed id is as unknown as one from another server run
+    lost = subscribed.lost or (last_event_id is not None and known is None)
     sent = 0
     retry: int | None = RETRY_MS  # on the first event: browsers then reconnect after 1 s, not 3
 
@@ -166,10 +165,10 @@ async def follow(request: Request, channel: Channel, last_event_id: str | None,
 
     try:
         if lost:
-            oldest, latest = await bus.log_bounds(channel)
+            bounds = await broker.log_bounds(channel)
             yield ServerSentEvent(event="history_lost", retry=retry,
-                                  data={"last_event_id": last_event_id, "oldest_available": oldest,
-                                        "latest": latest})
+                                  data={"last_event_id": last_event_id, "oldest_available": bounds.oldest,
+                                        "latest": bounds.latest})
             retry, sent = None, sent + 1
         else:
             yield ServerSentEvent(comment="subscribed")  # a comment: clients see no event
@@ -185,24 +184,14 @@ async def follow(request: Request, channel: Channel, last_event_id: str | None,
                 continue
             yield event(ev)
     finally:
-        services.subscriptions.discard(sub)
-        await bus.unsubscribe(channel, sub, user)
-
-
-@router.get("/sse/notifications/{user_id}", response_class=EventSourceResponse)
-async def sse_notifications(request: Request, user_id: str, limit: int | None = Limit(),
-                            last_event_id: str | None = LastEventId()) -> AsyncIterator[ServerSentEvent]:
-    """What ``POST /notify/{user_id}`` sends, with ids; ``Last-Event-ID`` replays what was missed."""
-    channel = request.app.state.lab.notifier.channel(user_id)
-    async for ev in follow(request, channel, last_event_id, limit, user=user_id):
-        yield ev
+        await broker.unsubscribe(channel, sub, user)
 
 
 @router.get("/sse/announcements", response_class=EventSourceResponse)
 async def announcements(request: Request, limit: int | None = Limit(),
                         last_event_id: str | None = LastEventId()) -> AsyncIterator[ServerSentEvent]:
     """Every announcement to every subscriber, in order, with ids; resumable with ``Last-Event-ID``."""
-    async for ev in follow(request, request.app.state.lab.announcements, last_event_id, limit):
+    async for ev in follow(request, services_of(request).announcements, last_event_id, limit):
         yield ev
 
 
@@ -216,6 +205,6 @@ async def announce(request: Request, message: Text | None = Query(None), body: A
     text = message if message is not None else (body.message if body else None)
     if text is None:
         raise HTTPException(422, "give the message as ?message= or a JSON body {\"message\": ...}")
-    delivered = await request.app.state.lab.broker.announce(
+    delivered = await services_of(request).broker.announce(
         {"type": "announcement", "message": text, "timestamp": utc_now()})
     return {"status": "announced", "delivered": delivered}

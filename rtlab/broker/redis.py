@@ -1,16 +1,13 @@
-"""Brokers: what must be shared once the lab runs as more than one process.
+"""The Redis broker: any number of processes sharing one ``redis-server``.
 
-One process holds only its own sockets. Every fan-out (a room's messages, a private
-message, a notification, an announcement) and every shared fact (who is in a room, who is
-online, how many connections a user has, a room's history, the SSE event logs) goes through
-the broker:
+Pub/sub carries the fan-out (one channel, :data:`BUS`, every node subscribed); hashes hold the
+presence and the counts (per node, so that a node can restate its part after a Redis restart and
+a dead node stops counting once its heartbeat ages); a stream per room holds the chat history;
+sorted sets hold the SSE event logs; a hash and a list per document hold the shared documents.
 
-* :class:`MemoryBroker` — one process; everything is local, nothing to run. The default.
-* :class:`RedisBroker` — any number of processes sharing one ``redis-server``: pub/sub
-  carries the fan-out, hashes the presence and counts, lists the chat history, sorted sets
-  the SSE event logs.
-
-The endpoints talk only to the broker's interface, so both run the same code.
+This broker *has* a :class:`~rtlab.broker.memory.MemoryBroker` (``self.memory``) for what a node
+delivers to its own clients, and falls back to it, for this process only, while Redis is
+unreachable.
 """
 from __future__ import annotations
 
@@ -21,120 +18,18 @@ import time
 import uuid
 from typing import Any
 
-from .channels import Event, Subscription
-from .documents import Document
-from .ot import OTError
-from .hub import Connection, Outgoing
-from .notify import ENDPOINT as NOTIFICATIONS
+from ..channels import Channel, Event, Subscription
+from ..documents import Document
+from ..history import new_epoch, order_key, recover, room_group
+from ..hub import Connection, Outgoing
+from ..notify import ENDPOINT as NOTIFICATIONS
+from ..notify import group_of
+from ..ot import OTError
+from . import SSE, BrokerUnavailable, DocState, Local, LogBounds, Recovery, Subscribed
+from .memory import MemoryBroker, notification_for_websocket
 
 log = logging.getLogger("rtlab.broker")
 
-SSE = "sse"  # the pseudo-endpoint under which SSE notification subscriptions count
-
-
-class BrokerUnavailable(RuntimeError):
-    """The broker could not be reached at start."""
-
-
-class MemoryBroker:
-    """A single process: the hub, the rooms and the channels are the whole truth."""
-
-    name = "memory"
-
-    def __init__(self, services) -> None:
-        self.s = services
-        self.pools: dict[str, int] = {}
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    # -- membership ------------------------------------------------------------------------
-    async def connected(self, conn: Connection) -> None:
-        """A connection of ``conn.user`` opened (on ``conn.endpoint``)."""
-
-    async def entered(self, conn: Connection, groups) -> None:
-        """The connection joined these groups (rooms)."""
-
-    async def left(self, conn: Connection) -> None:
-        """The connection is gone: from the user's count and from every group it was in."""
-
-    async def group_size(self, group: str) -> int:
-        return len(self.s.hub.groups.get(group, ()))
-
-    async def group_users(self, group: str) -> list[str]:
-        return self.s.hub.users_in(group)
-
-    async def is_online(self, user: str) -> bool:
-        return self.s.hub.is_online(user) or self.s.notifier.sse_subscribers(user) > 0
-
-    async def pool_acquire(self, key: str, limit: int) -> bool:
-        # No await between the check and the increment: simultaneous connects can't both pass.
-        if self.pools.get(key, 0) >= limit:
-            return False
-        self.pools[key] = self.pools.get(key, 0) + 1
-        return True
-
-    async def pool_release(self, key: str) -> None:
-        left = self.pools.get(key, 0) - 1
-        if left > 0:
-            self.pools[key] = left
-        else:
-            self.pools.pop(key, None)
-
-    # -- fan-out ---------------------------------------------------------------------------
-    async def publish(self, group: str, payload: Any, exclude: Connection | None = None) -> int:
-        return self.s.hub.publish(group, payload, exclude=exclude)
-
-    async def send_to_user(self, user: str, payload: Any, endpoint: str) -> int:
-        return self.s.hub.send_to_user(user, payload, endpoint=endpoint)
-
-    async def notify(self, user: str, payload: dict) -> int:
-        delivered = self.s.hub.publish(f"{NOTIFICATIONS}:{user}", Outgoing(payload))
-        return delivered + self.s.notifier.channel(user).publish(payload)
-
-    async def announce(self, payload: dict) -> int:
-        return self.s.announcements.publish(payload)
-
-    # -- shared documents -------------------------------------------------------------------------
-    async def doc_state(self, doc_id: str) -> tuple[str, int]:
-        doc = self.s.document(doc_id)
-        return doc.content, doc.version
-
-    async def doc_edit(self, doc_id: str, conn: Connection, base_version: int | None, edit: dict | None,
-                       content: str | None) -> None:
-        """Apply an edit (transforming it as needed), send it to the other editors, ack the author."""
-        doc = self.s.document(doc_id)
-        op = doc.apply_edit(base_version, edit, content)
-        self.s.hub.publish(f"document:{doc_id}", doc.edit_message(op, conn.user, content is not None),
-                           exclude=conn)
-        conn.send({"type": "ack", "version": doc.version})
-
-    # -- history and logs -----------------------------------------------------------------------
-    async def history_add(self, room: str, message: dict) -> None:
-        self.s.chat.remember(room, message)
-
-    async def history(self, room: str) -> list[dict]:
-        return self.s.chat.recent(room)
-
-    async def subscribe(self, channel, last_id: int | None, user: str | None = None):
-        """(subscription, events to replay, history lost?, skip ids up to)."""
-        sub, replay, lost = channel.subscribe(last_id)
-        return sub, replay, lost, 0
-
-    async def unsubscribe(self, channel, sub: Subscription, user: str | None = None) -> None:
-        sub.close()
-
-    async def log_bounds(self, channel) -> tuple[int | None, int]:
-        """(oldest id still in the log, latest id), to tell a client what it can resume from."""
-        return (channel.log[0].id if channel.log else None), channel.last_id
-
-
-# -------------------------------------------------------------------------------------------
-# Redis
-# -------------------------------------------------------------------------------------------
 BUS = "rtlab:bus"
 DOC_HISTORY = 1000  # operations kept per document, to transform edits made on older versions
 NODES = "rtlab:nodes"
@@ -162,6 +57,20 @@ if v <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return v
 """
 
+# A room message: its id (the room's epoch and a stream id), the bounded history and the fan-out in
+# one atomic step, so that every node sees a room's messages in id order.
+_SAY = """
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[3]
+  redis.call('SET', KEYS[2], epoch)
+end
+local sid = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'm', ARGV[1])
+redis.call('PUBLISH', ARGV[5], '{"kind":"say","group":' .. cjson.encode(ARGV[4]) .. ',"epoch":"' .. epoch ..
+           '","position":"' .. sid .. '","message":' .. cjson.encode(ARGV[1]) .. '}')
+return sid
+"""
+
 _LOG_APPEND = """
 local id = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[2], id, ARGV[1])
@@ -170,13 +79,14 @@ return id
 """
 
 
-class RedisBroker(MemoryBroker):
-    """Many processes, one ``redis-server``: pub/sub for fan-out, hashes and lists for state."""
+class RedisBroker:
+    """Many processes, one ``redis-server``: pub/sub for fan-out, hashes, streams and sets for state."""
 
     name = "redis"
 
-    def __init__(self, services, url: str) -> None:
-        super().__init__(services)
+    def __init__(self, local: Local, url: str) -> None:
+        self.local = local
+        self.memory = MemoryBroker(local)  # this node's own clients, and the fallback
         self.url = url
         self.node = uuid.uuid4().hex[:12]
         self.redis = None
@@ -199,6 +109,7 @@ class RedisBroker(MemoryBroker):
         self._acquire = self.redis.register_script(_POOL_ACQUIRE)
         self._decr = self.redis.register_script(_DECR)
         self._append = self.redis.register_script(_LOG_APPEND)
+        self._say = self.redis.register_script(_SAY)
         await self._heartbeat_once()
         self._tasks = [asyncio.create_task(self._listen(), name="rtlab-bus"),
                        asyncio.create_task(self._heartbeat(), name="rtlab-heartbeat")]
@@ -245,7 +156,10 @@ class RedisBroker(MemoryBroker):
                 self._subscribed.set()
                 async for message in pubsub.listen():
                     if message["type"] == "message":
-                        self._deliver(json.loads(message["data"]))
+                        try:
+                            self._deliver(json.loads(message["data"]))
+                        except Exception:  # one bad envelope must not stop the node's fan-out
+                            log.exception("undeliverable envelope: %.200s", message["data"])
             except asyncio.CancelledError:
                 await _quietly(pubsub.aclose())
                 raise
@@ -259,7 +173,7 @@ class RedisBroker(MemoryBroker):
     async def _resync(self) -> None:
         """After a Redis restart its state is gone: restate this node's part of it."""
         await self._heartbeat_once()
-        hub = self.s.hub
+        hub = self.local.hub
         pipe = self.redis.pipeline(transaction=False)
         for conn in list(hub.connections):
             if conn.user is not None:
@@ -269,7 +183,7 @@ class RedisBroker(MemoryBroker):
                 if conn.user is not None:
                     pipe.hset(f"rtlab:presence:{group}", f"{self.node}|{conn.user}",
                               sum(1 for c in hub.groups.get(group, ()) if c.user == conn.user))
-        for key, count in self.pools.items():
+        for key, count in self.local.pools.taken.items():
             pipe.hset(f"rtlab:pool:{key}", self.node, count)
         await pipe.execute()
 
@@ -319,18 +233,18 @@ class RedisBroker(MemoryBroker):
 
     async def group_size(self, group: str) -> int:
         counts = await self._guarded(self._counts(f"rtlab:presence:{group}"), "presence")
-        return sum(counts.values()) if counts is not None else await super().group_size(group)
+        return sum(counts.values()) if counts is not None else await self.memory.group_size(group)
 
     async def group_users(self, group: str) -> list[str]:
         counts = await self._guarded(self._counts(f"rtlab:presence:{group}"), "presence")
-        return sorted(counts) if counts is not None else await super().group_users(group)
+        return sorted(counts) if counts is not None else await self.memory.group_users(group)
 
     async def _user_counts(self, user: str) -> dict[str, int]:
         counts = await self._guarded(self._counts(f"rtlab:user:{user}"), "presence")
         return counts or {}
 
     async def is_online(self, user: str) -> bool:
-        return bool(await self._user_counts(user)) or await super().is_online(user)
+        return bool(await self._user_counts(user)) or await self.memory.is_online(user)
 
     async def pool_acquire(self, key: str, limit: int) -> bool:
         try:
@@ -338,13 +252,13 @@ class RedisBroker(MemoryBroker):
                                      args=[self.node, limit, time.time() - NODE_TTL])
         except Exception as exc:  # Redis unreachable: hold the limit per process until it is back
             log.warning("broker unavailable for the pool limit (%s): enforcing it on this process only", exc)
-            return await super().pool_acquire(key, limit)
-        if ok:
-            self.pools[key] = self.pools.get(key, 0) + 1
+            return self.local.pools.acquire(key, limit)
+        if ok:  # this node's own count, restated after a Redis restart
+            self.local.pools.taken[key] = self.local.pools.taken.get(key, 0) + 1
         return bool(ok)
 
     async def pool_release(self, key: str) -> None:
-        await super().pool_release(key)
+        self.local.pools.release(key)
         await self._guarded(self._decr(keys=[f"rtlab:pool:{key}"], args=[self.node]), "pool")
 
     # -- fan-out ----------------------------------------------------------------------------------
@@ -359,67 +273,99 @@ class RedisBroker(MemoryBroker):
             return False
 
     def _deliver(self, env: dict) -> None:
-        kind = env["k"]
-        hub = self.s.hub
-        if kind == "g":
+        """An envelope from the bus, delivered to this node's own clients."""
+        kind, hub = env["kind"], self.local.hub
+        if kind == "group":
             exclude = None
-            if env.get("x") and env["x"][0] == self.node:
-                exclude = next((c for c in hub.groups.get(env["g"], ()) if c.id == env["x"][1]), None)
-            hub.publish(env["g"], Outgoing(env["p"]), exclude=exclude)
-        elif kind == "u":
-            hub.send_to_user(env["u"], env["p"], endpoint=env["e"])
-        elif kind == "n":
-            hub.publish(f"{NOTIFICATIONS}:{env['u']}", Outgoing(env["p"]))
-            self.s.notifier.channel(env["u"]).publish(json.loads(env["p"]), id=env["id"])
-        elif kind == "a":
-            self.s.announcements.publish(json.loads(env["p"]), id=env["id"])
-        elif kind == "c" and env["n"] == self.node:
-            conn = hub.by_id.get(env["c"])
+            if env.get("exclude_node") == self.node:
+                exclude = hub.by_id.get(env["exclude_conn"])
+            hub.publish(env["group"], Outgoing(env["payload"]), exclude=exclude)
+        elif kind == "say":
+            message = {**json.loads(env["message"]), "id": f"{env['epoch']}.{env['position']}"}
+            hub.publish(env["group"], Outgoing(message, key=order_key(env["position"])))
+        elif kind == "user":
+            hub.send_to_user(env["user"], env["payload"], endpoint=env["endpoint"])
+        elif kind == "notification":
+            payload = json.loads(env["payload"])
+            hub.publish(group_of(env["user"]), notification_for_websocket(payload, env["id"]))
+            self.local.notifier.channel(env["user"]).publish(payload, id=env["id"])
+        elif kind == "announcement":
+            self.local.announcements.publish(json.loads(env["payload"]), id=env["id"])
+        elif kind == "connection" and env["node"] == self.node:
+            conn = hub.by_id.get(env["conn"])
             if conn is not None:
-                conn.send(Outgoing(env["p"]))
+                conn.send(Outgoing(env["payload"]))
 
-    async def publish(self, group: str, payload: Any, exclude: Connection | None = None) -> int:
+    @staticmethod
+    def _group_envelope(group: str, text: str, exclude: Connection | None, node: str) -> dict:
+        return {"kind": "group", "group": group, "payload": text,
+                "exclude_node": node if exclude else None, "exclude_conn": exclude.id if exclude else None}
+
+    async def publish(self, group: str, payload: Any, exclude: Connection | None = None) -> None:
         item = Outgoing(payload)
-        env = {"k": "g", "g": group, "p": item.text, "x": [self.node, exclude.id] if exclude else None}
-        if not await self._send(env):
-            return self.s.hub.publish(group, item, exclude=exclude)
-        return -1  # delivered by every node on receipt; not counted here
+        if not await self._send(self._group_envelope(group, item.text, exclude, self.node)):
+            self.local.hub.publish(group, item, exclude=exclude)
 
     async def send_to_user(self, user: str, payload: Any, endpoint: str) -> int:
         count = (await self._user_counts(user)).get(endpoint, 0)
-        if not await self._send({"k": "u", "u": user, "e": endpoint, "p": Outgoing(payload).text}):
-            return self.s.hub.send_to_user(user, payload, endpoint=endpoint)
+        env = {"kind": "user", "user": user, "endpoint": endpoint, "payload": Outgoing(payload).text}
+        if not await self._send(env):
+            return await self.memory.send_to_user(user, payload, endpoint)
         return count
 
     async def _log(self, channel: str, data: str) -> int | None:
         return await self._guarded(self._append(keys=[f"rtlab:seq:{channel}", f"rtlab:log:{channel}"],
-                                                args=[data, self.s.settings.event_log_size]), "event log")
+                                                args=[data, self.local.settings.event_log_size]), "event log")
 
     async def notify(self, user: str, payload: dict) -> int:
         text = json.dumps(payload, separators=(",", ":"))
         counts = await self._user_counts(user)  # before sending: a subscriber may leave once it has it
         event_id = await self._log(f"notifications:{user}", text)
-        if event_id is None or not await self._send({"k": "n", "u": user, "id": event_id, "p": text}):
-            return await super().notify(user, payload)
+        if event_id is None or not await self._send({"kind": "notification", "user": user, "id": event_id,
+                                                     "payload": text}):
+            return await self.memory.notify(user, payload)
         return counts.get(NOTIFICATIONS, 0) + counts.get(SSE, 0)
 
     async def announce(self, payload: dict) -> int:
         text = json.dumps(payload, separators=(",", ":"))
         counts = await self._guarded(self._counts("rtlab:subs:announcements"), "subscriptions")
         event_id = await self._log("announcements", text)
-        if event_id is None or not await self._send({"k": "a", "id": event_id, "p": text}):
-            return await super().announce(payload)
+        if event_id is None or not await self._send({"kind": "announcement", "id": event_id, "payload": text}):
+            return await self.memory.announce(payload)
         return sum((counts or {}).values())
 
+    # -- chat history -----------------------------------------------------------------------------
+    async def say(self, room: str, message: dict) -> None:
+        text = json.dumps(message, separators=(",", ":"))
+        try:
+            await self._say(keys=[f"rtlab:chat:{room}", f"rtlab:chat:{room}:epoch"],
+                            args=[text, self.local.settings.history_size, new_epoch(), room_group(room), BUS])
+        except Exception as exc:
+            self.local_fallbacks += 1
+            log.warning("broker unavailable (%s): the message stays on this process", exc)
+            await self.memory.say(room, message)
+
+    async def recover(self, room: str, since: str | None) -> Recovery:
+        try:
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.get(f"rtlab:chat:{room}:epoch")
+            pipe.xrange(f"rtlab:chat:{room}")
+            epoch, rows = await pipe.execute()
+        except Exception as exc:
+            log.warning("broker unavailable for the history: %s", exc)
+            return await self.memory.recover(room, since)
+        kept = [{**json.loads(fields["m"]), "id": f"{epoch}.{position}"} for position, fields in rows]
+        return recover(kept, epoch, since, self.local.settings.history_size)
+
     # -- shared documents -------------------------------------------------------------------------
-    async def doc_state(self, doc_id: str) -> tuple[str, int]:
+    async def doc_state(self, doc_id: str) -> DocState:
         try:
             content, version = await self.redis.hmget(f"rtlab:doc:{doc_id}", "content", "version")
         except Exception as exc:
             raise OTError(f"document service unavailable: {exc}") from None
-        return content or "", int(version or 0)
+        return DocState(content or "", int(version or 0))
 
-    async def doc_edit(self, doc_id: str, conn: Connection, base_version: int | None, edit: dict | None,
+    async def doc_edit(self, doc_id: str, conn: Connection, base_version: int | None, edit: dict | list | None,
                        content: str | None) -> None:
         """Optimistic transaction: read the document, transform and apply in Python, write back only
         if nobody else wrote meanwhile (WATCH), else retry. The edit for the others and the ack
@@ -441,10 +387,10 @@ class RedisBroker(MemoryBroker):
                     pipe.hset(state, mapping={"content": doc.content, "version": doc.version})
                     pipe.rpush(ops, json.dumps(op))
                     pipe.ltrim(ops, -DOC_HISTORY, -1)
-                    pipe.publish(BUS, json.dumps({"k": "g", "g": f"document:{doc_id}", "p": Outgoing(message).text,
-                                                  "x": [self.node, conn.id]}))
-                    pipe.publish(BUS, json.dumps({"k": "c", "n": self.node, "c": conn.id,
-                                                  "p": Outgoing({"type": "ack", "version": doc.version}).text}))
+                    pipe.publish(BUS, json.dumps(self._group_envelope(f"document:{doc_id}", Outgoing(message).text,
+                                                                      conn, self.node)))
+                    pipe.publish(BUS, json.dumps({"kind": "connection", "node": self.node, "conn": conn.id,
+                                                  "payload": Outgoing({"type": "ack", "version": doc.version}).text}))
                     await pipe.execute()
                     return
                 except WatchError:
@@ -454,20 +400,8 @@ class RedisBroker(MemoryBroker):
                 except Exception as exc:  # Redis unreachable: the edit is refused, not half-applied
                     raise OTError(f"document service unavailable, edit not applied: {exc}") from None
 
-    # -- history and logs --------------------------------------------------------------------------
-    async def history_add(self, room: str, message: dict) -> None:
-        key = f"rtlab:history:{room}"
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.rpush(key, json.dumps(message, separators=(",", ":")))
-        pipe.ltrim(key, -self.s.settings.history_size, -1)
-        if await self._guarded(pipe.execute(), "history") is None:
-            await super().history_add(room, message)
-
-    async def history(self, room: str) -> list[dict]:
-        raw = await self._guarded(self.redis.lrange(f"rtlab:history:{room}", 0, -1), "history")
-        return [json.loads(m) for m in raw] if raw is not None else await super().history(room)
-
-    async def subscribe(self, channel, last_id: int | None, user: str | None = None):
+    # -- event logs ------------------------------------------------------------------------------
+    async def subscribe(self, channel: Channel, last_id: int | None, user: str | None = None) -> Subscribed:
         # Register locally first, then read the shared log: an event published meanwhile arrives
         # live as well as in the replay, and the reader skips ids it has already replayed.
         sub, _, _ = channel.subscribe(None)
@@ -483,9 +417,9 @@ class RedisBroker(MemoryBroker):
             else:
                 replay, lost = got
                 upto = replay[-1].id if replay else last_id
-        return sub, replay, lost, upto
+        return Subscribed(sub, replay, lost, upto)
 
-    async def unsubscribe(self, channel, sub: Subscription, user: str | None = None) -> None:
+    async def unsubscribe(self, channel: Channel, sub: Subscription, user: str | None = None) -> None:
         sub.close()
         key = "rtlab:subs:announcements" if user is None else f"rtlab:user:{user}"
         field = self.node if user is None else f"{self.node}|{SSE}"
@@ -503,8 +437,13 @@ class RedisBroker(MemoryBroker):
         rows = await self.redis.zrangebyscore(f"rtlab:log:{name}", f"({last_id}", "+inf", withscores=True)
         return [Event(int(score), json.loads(data)) for data, score in rows], False
 
-    async def log_bounds(self, channel) -> tuple[int | None, int]:
-        return await self._guarded(self._bounds(channel.name), "event log") or (None, 0)
+    async def replay(self, channel: Channel, last_id: int) -> tuple[list[Event], bool]:
+        got = await self._guarded(self._read_log(channel.name, last_id), "event log")
+        return ([], True) if got is None else got
+
+    async def log_bounds(self, channel: Channel) -> LogBounds:
+        bounds = await self._guarded(self._bounds(channel.name), "event log")
+        return LogBounds(*bounds) if bounds is not None else LogBounds(None, 0)
 
 
 async def _quietly(coro) -> None:
@@ -512,8 +451,3 @@ async def _quietly(coro) -> None:
         await coro
     except Exception:
         pass
-
-
-def make_broker(services):
-    url = services.settings.broker
-    return MemoryBroker(services) if url == "memory" else RedisBroker(services, url)

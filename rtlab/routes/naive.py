@@ -17,8 +17,8 @@ import json
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 
-from .messages import Say
-from .wsio import Closed, Inbound, receive_text, send_error, send_text
+from ..messages import Say
+from ..wsio import Closed, Inbound, receive_text, send_error, send_text
 
 router = APIRouter()
 
@@ -27,7 +27,11 @@ _say = Inbound(Say)
 
 
 def _limit(ws: WebSocket) -> int:
-    return ws.app.state.lab.settings.max_message_bytes
+    return ws.app.state.services.settings.max_message_bytes
+
+
+def _naive(conn) -> "Naive":
+    return conn.app.state.services.naive
 
 
 class ConnectionManager:
@@ -53,7 +57,7 @@ class ConnectionManager:
 @router.websocket("/ws/naive/broadcast")
 async def naive_broadcast(ws: WebSocket, username: str = "anonymous") -> None:
     """The tutorial broadcast loop (for comparison only): ``{"message": M}`` to all, one await at a time."""
-    manager: ConnectionManager = ws.app.state.naive
+    manager = _naive(ws).manager
     await manager.connect(ws)
     try:
         while True:
@@ -84,6 +88,15 @@ class NaivePool:
         self.pool: dict[str, list[WebSocket]] = {}
 
 
+class Naive:
+    """The state of the tutorial endpoints: a manager, a pool, a socket per user id."""
+
+    def __init__(self, limit: int) -> None:
+        self.manager = ConnectionManager()
+        self.pool = NaivePool(limit)
+        self.users: dict[str, WebSocket] = {}
+
+
 async def load_user(user_id: str) -> dict:
     """A stand-in for the database lookup real endpoints do between admitting and registering.
 
@@ -97,7 +110,7 @@ async def load_user(user_id: str) -> dict:
 @router.websocket("/ws/naive/pooled/{user_id}")
 async def naive_pooled(ws: WebSocket, user_id: str) -> None:
     """The tutorial per-user limit (for comparison only): check, await, then act."""
-    pool: NaivePool = ws.app.state.naive_pool
+    pool = _naive(ws).pool
     if len(pool.pool.get(user_id, [])) >= pool.limit:  # check...
         await ws.close(1008)
         return
@@ -118,7 +131,7 @@ async def naive_pooled(ws: WebSocket, user_id: str) -> None:
 @router.websocket("/ws/naive/notifications/{user_id}")
 async def naive_notifications(ws: WebSocket, user_id: str) -> None:
     """The tutorial ``connections[user_id] = websocket`` (for comparison only)."""
-    sockets: dict[str, WebSocket] = ws.app.state.naive_users
+    sockets = _naive(ws).users
     await ws.accept()
     sockets[user_id] = ws  # a second tab silently replaces the first
     try:
@@ -134,7 +147,7 @@ async def naive_notifications(ws: WebSocket, user_id: str) -> None:
 @router.post("/naive/notify/{user_id}")
 async def naive_notify(request: Request, user_id: str, message: str) -> dict:
     """Send to the one socket the naive dict remembers for the user."""
-    ws = request.app.state.naive_users.get(user_id)
+    ws = _naive(request).users.get(user_id)
     if ws is None:
         return {"status": "user not connected", "delivered": 0}
     try:

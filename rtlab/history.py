@@ -1,0 +1,93 @@
+"""Chat history that a reconnecting client can resume from, with the ordering rules both brokers share.
+
+WebSocket has no ``Last-Event-ID``. rtlab adds the equivalent in the manner of Centrifugo's
+offset-and-epoch recovery: every room message carries an ``id`` made of the room's **epoch**
+and a **position**. The position increases within the room (a counter in one process, a Redis
+stream id across processes); the epoch changes whenever the history itself starts over (a new
+process for the memory broker, a Redis that lost its data), so an id from before is *unknown*
+rather than silently matched against different messages.
+
+A client that joins with ``since=ID`` gets exactly the messages after ID if ID is still kept
+(``recovered: true``), else the last messages (``recovered: false``). Between reading the history
+and receiving live messages there must be no gap and no repeat: the connection is *held*
+(``Connection.hold()``: live messages are queued, not sent) from before the history is read until
+the history is sent, then released with every held message at or before the history's last id
+dropped (``Connection.release()``). Both brokers use :func:`recover` and that hold.
+"""
+from __future__ import annotations
+
+import collections
+import secrets
+
+from .broker import Recovery
+
+Key = tuple[int, int]
+
+
+def room_group(room: str) -> str:
+    """The hub group of a chat room's connections."""
+    return f"chat:{room}"
+
+
+def new_epoch() -> str:
+    return secrets.token_hex(4)
+
+
+def make_id(epoch: str, position: str) -> str:
+    return f"{epoch}.{position}"
+
+
+def order_key(position: str) -> Key:
+    """``"17"`` → (17, 0); a Redis stream id ``"1700000000000-3"`` → (1700000000000, 3)."""
+    ms, _, seq = position.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def parse_id(message_id: str | None) -> tuple[str, Key] | None:
+    """(epoch, order key) of an id, or None when it is not one of ours."""
+    if not message_id or len(message_id) > 64:
+        return None
+    epoch, dot, position = message_id.partition(".")
+    try:
+        return (epoch, order_key(position)) if dot and epoch else None
+    except ValueError:
+        return None
+
+
+def key_of(message: dict) -> Key | None:
+    parsed = parse_id(message.get("id"))
+    return parsed[1] if parsed else None
+
+
+def recover(kept: list[dict], epoch: str | None, since: str | None, size: int) -> Recovery:
+    """What a client joining with ``since`` gets, from the messages ``kept`` (oldest first)."""
+    parsed = parse_id(since)
+    if parsed is not None and parsed[0] == epoch:
+        for i, message in enumerate(kept):
+            if key_of(message) == parsed[1]:
+                return Recovery(kept[i + 1:], True)
+    return Recovery(kept[-size:], False)
+
+
+class History:
+    """Each room's last ``size`` messages in this process, numbered 1, 2, 3... under one epoch."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.epoch = new_epoch()
+        self.rooms: dict[str, collections.deque[dict]] = {}
+        self.positions: dict[str, int] = {}
+
+    def add(self, room: str, message: dict) -> dict:
+        """The message with its id, kept in the room's history."""
+        position = self.positions.get(room, 0) + 1
+        self.positions[room] = position
+        message = {**message, "id": make_id(self.epoch, str(position))}
+        kept = self.rooms.get(room)
+        if kept is None:
+            kept = self.rooms[room] = collections.deque(maxlen=self.size)
+        kept.append(message)
+        return message
+
+    def recover(self, room: str, since: str | None) -> Recovery:
+        return recover(list(self.rooms.get(room, ())), self.epoch, since, self.size)

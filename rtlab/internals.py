@@ -1,0 +1,180 @@
+"""Every use of uvicorn's and Starlette's undocumented internals, in one guarded place.
+
+rtlab reaches below the public ASGI interface in three places, each for a measured reason:
+
+1. **The protocol fix** (:class:`LabWebSocketProtocol`): uvicorn's websockets-sansio protocol with
+   its ``send_receive_event_to_app`` replaced. A text message that is not valid UTF-8 must fail
+   the connection with 1007 (RFC 6455, 8.1); uvicorn 0.54 logs a traceback for what is only a
+   client's fault, and when the client's close frame arrives in the same read, its
+   ``send_close(1007)`` raises ``InvalidState``: the transport dies with no close reply (found by
+   ``tests/test_fuzz.py``). It also drops the handshake's request and response once open (smaller
+   idle connections) and pauses reading only when messages pile up (fewer system calls).
+2. **The fast path** (:func:`fast_transport`, :func:`write_frames`): the hub writes pre-built
+   frames straight to uvicorn's transport, once for every client, as ``websockets.broadcast()`` does.
+3. **The server** (:class:`UvicornServer`): tells the app when shutdown begins, and clears
+   uvicorn's captured signals so that a stop by ``SIGINT``/``SIGTERM`` exits 0.
+
+At import, :data:`SUPPORT` records whether the attributes each one needs exist in the installed
+versions. Where they don't, rtlab uses the public API instead (uvicorn's stock protocol,
+``websocket.send_text``) and logs one warning, at the first server start. Tests assert that on the
+supported versions (``pyproject.toml`` pins them) both are active, and that the fallback works.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.protocol import State
+
+log = logging.getLogger("rtlab")
+
+try:
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+except ImportError:  # pragma: no cover - a uvicorn without it
+    WebSocketsSansIOProtocol = None
+
+INVALID_DATA = 1007
+HIGH_WATER = 16  # messages queued for the app before reading pauses (websockets' own default)
+
+# What each internal use reads or writes.
+_PROTOCOL_ATTRS = ("send_receive_event_to_app", "handle_parser_exception", "send")
+_PROTOCOL_STATE = ("frames", "curr_msg_data_type", "close_sent", "queue", "read_paused", "conn", "transport",
+                   "writable", "disconnected", "request", "response")
+
+
+@dataclass
+class Support:
+    protocol_fix: bool  # LabWebSocketProtocol can replace uvicorn's
+    fast_path: bool  # the hub may write frames to uvicorn's transport
+    why_not: str = ""
+
+    def disable(self) -> None:
+        """Use only the public API (for tests, and when something here breaks)."""
+        self.protocol_fix = self.fast_path = False
+        self.why_not = "disabled"
+
+
+def _attribute_names(cls) -> set[str]:
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        for value in vars(klass).values():
+            code = getattr(value, "__code__", None)
+            if code is not None:
+                names.update(code.co_names)
+    return names
+
+
+def _probe() -> Support:
+    if WebSocketsSansIOProtocol is None:
+        return Support(False, False, "uvicorn has no websockets-sansio protocol")
+    missing = [a for a in _PROTOCOL_ATTRS if not hasattr(WebSocketsSansIOProtocol, a)]
+    # Instance state is assigned in the methods: read the attribute names their code uses.
+    used = _attribute_names(WebSocketsSansIOProtocol)
+    missing += [a for a in _PROTOCOL_STATE if a not in used]
+    # Starlette's WebSocket keeps the server's receive callable, bound to the protocol object.
+    if "_receive" not in _attribute_names(WebSocket):
+        missing.append("starlette WebSocket._receive")
+    if missing:
+        return Support(False, False, f"uvicorn {uvicorn.__version__} lacks {', '.join(missing)}")
+    return Support(True, True)
+
+
+SUPPORT = _probe()
+_warned = False
+
+
+def warn_once() -> None:
+    """At a server's start: one warning if rtlab runs on the public API only."""
+    global _warned
+    if not _warned and not (SUPPORT.protocol_fix and SUPPORT.fast_path):
+        _warned = True
+        log.warning("framework internals unavailable (%s): using uvicorn's stock WebSocket protocol and "
+                    "per-message sends; correct, but slower", SUPPORT.why_not)
+
+
+# -- 1. the protocol fix ------------------------------------------------------------------------------
+if WebSocketsSansIOProtocol is not None:
+    class LabWebSocketProtocol(WebSocketsSansIOProtocol):
+        async def send(self, message) -> None:
+            await super().send(message)
+            if message["type"] == "websocket.accept":
+                # The handshake's request and response (about 2 KiB) are not needed once open.
+                self.request = self.response = None
+
+        def send_receive_event_to_app(self) -> None:
+            data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+            self.frames = []
+            if self.close_sent:  # as uvicorn: past the app's close, messages are discarded
+                return
+            if self.curr_msg_data_type == "text":
+                try:
+                    event = {"type": "websocket.receive", "text": data.decode()}
+                except UnicodeDecodeError:
+                    if self.conn.state is State.OPEN:  # otherwise the peer's close, already read, ends it
+                        self.conn.send_close(INVALID_DATA, "invalid UTF-8 in a text message")
+                        self.handle_parser_exception()
+                    return
+            else:
+                event = {"type": "websocket.receive", "bytes": data}
+            self.queue.put_nowait(event)
+            # uvicorn pauses reading after every message and resumes when the app has taken it: two
+            # epoll_ctl calls per message. Pausing once HIGH_WATER messages wait keeps the bound on
+            # memory with far fewer system calls (uvicorn's receive() resumes once the queue is empty).
+            if not self.read_paused and self.queue.qsize() >= HIGH_WATER:
+                self.read_paused = True
+                self.transport.pause_reading()
+else:  # pragma: no cover
+    LabWebSocketProtocol = None
+
+
+def ws_protocol(name: str):
+    """What to give uvicorn as ``ws=``: the fixed protocol when it is supported, else the name."""
+    if name == "websockets-sansio" and SUPPORT.protocol_fix:
+        return LabWebSocketProtocol
+    return name
+
+
+# -- 2. the fast path ---------------------------------------------------------------------------------
+TRANSPORT_ERRORS = (OSError, WebSocketDisconnect)  # what a write to a peer that went away raises
+
+
+def fast_transport(ws: WebSocket):
+    """uvicorn's protocol object behind a Starlette WebSocket, when writing frames to it is safe."""
+    if not SUPPORT.fast_path:
+        return None
+    proto = getattr(getattr(ws, "_receive", None), "__self__", None)
+    if isinstance(proto, WebSocketsSansIOProtocol) and not proto.conn.extensions:
+        return proto  # (frames built once are valid only without compression)
+    return None
+
+
+async def write_frames(proto, data: bytes) -> None:
+    """Write pre-built frames with the flow control uvicorn's own ``send()`` applies."""
+    if not proto.writable.is_set():
+        await proto.writable.wait()
+    if proto.disconnected or proto.close_sent or proto.transport.is_closing():
+        raise ConnectionError("connection closed")
+    proto.transport.write(data)
+
+
+def abort(proto) -> None:
+    """Cut the TCP connection now, without waiting for buffered data to drain."""
+    if proto is not None:
+        proto.transport.abort()
+
+
+# -- 3. the server ------------------------------------------------------------------------------------
+class UvicornServer(uvicorn.Server):
+    """uvicorn's server, telling the app when shutdown begins so that streams end cleanly."""
+
+    async def shutdown(self, sockets=None) -> None:
+        services = getattr(getattr(self.config.app, "state", None), "services", None)
+        if services is not None:
+            services.begin_shutdown()
+        await super().shutdown(sockets)
+        # uvicorn re-raises a caught SIGTERM/SIGINT after serving; a clean stop exits 0.
+        captured = getattr(self, "_captured_signals", None)
+        if isinstance(captured, list):
+            captured.clear()

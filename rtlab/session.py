@@ -1,0 +1,74 @@
+"""One session lifecycle for every endpoint that names a user or a room.
+
+The order, written once:
+
+* **enter** — limit (reserve a pool slot, atomically), register (count the connection in the
+  broker before the handshake completes, so that a client that sees its socket open is already
+  visible to every process; accept; add it to the hub), presence (count its user in its groups),
+  announce (``joined``);
+* **leave**, on any exit (the client left, it was dropped, the server is stopping, the handler
+  raised) — remove (from the hub: nothing more is sent to it), presence and counts out of the
+  broker, announce (``left``, which then counts everyone but the leaver), release the pool slot.
+
+A limit that is reached is answered by accepting and closing with 1008 and a reason, and the
+session yields ``None``.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+
+from fastapi import WebSocket
+
+from .hub import Connection
+from .wsio import POLICY_VIOLATION, close_quietly
+
+log = logging.getLogger("rtlab")
+
+Hook = Callable[[Connection], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def session(services, ws: WebSocket, endpoint: str, *, user: str | None = None, groups: Iterable[str] = (),
+                  limit: int | None = None, subprotocol: str | None = None, hold: bool = False,
+                  joined: Hook | None = None, left: Hook | None = None) -> AsyncIterator[Connection | None]:
+    """``async with session(services, ws, "chat", user=u, groups=[g]) as conn:`` (see the module doc).
+
+    ``hold``: the connection starts held (live messages wait until ``conn.release()``), for an
+    endpoint that sends a history first. ``joined`` and ``left`` announce the connection.
+    """
+    broker, hub = services.broker, services.hub
+    groups = list(groups)
+    slot = f"{endpoint}:{user or ''}"
+    if limit is not None and not await broker.pool_acquire(slot, limit):
+        hub.metrics.refused += 1
+        await ws.accept(subprotocol=subprotocol)
+        await close_quietly(ws, POLICY_VIOLATION, "Max connections reached")
+        yield None
+        return
+    conn = Connection(hub, ws, endpoint, user)
+    conn.groups.update(groups)
+    if hold:
+        conn.hold()
+    accepted = False
+    try:
+        await broker.connected(conn)
+        await broker.entered(conn, groups)
+        await ws.accept(subprotocol=subprotocol)
+        accepted = True
+        hub.add(conn, groups)
+        if joined is not None:
+            await joined(conn)
+        yield conn
+    finally:
+        if accepted:
+            hub.remove(conn)
+        await broker.left(conn)
+        if accepted and left is not None:
+            try:
+                await left(conn)
+            except Exception:  # the leave announcement must not keep the slot taken
+                log.exception("announcing that %r left failed", conn)
+        if limit is not None:
+            await broker.pool_release(slot)

@@ -1,0 +1,135 @@
+"""The seams of the package: one session lifecycle, the guarded framework internals, no task leak."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from websockets.sync.client import connect
+
+from rtlab import LabServer, internals
+from rtlab.hub import Hub
+from rtlab.server import uvicorn_config
+
+from .helpers import closed_with, recv_json, recv_until, wait_until
+
+
+def on_server_loop(lab, coro_fn, timeout: float = 5.0):
+    """Run ``coro_fn()`` on the server's own event loop; its result."""
+    loop = next(iter(lab.services.hub.connections))._writer.get_loop()
+    return asyncio.run_coroutine_threadsafe(coro_fn(), loop).result(timeout)
+
+
+class Recorder:
+    """The real broker, with each lifecycle call written down in order."""
+
+    def __init__(self, broker, events: list[str]) -> None:
+        self._broker, self.events = broker, events
+
+    def __getattr__(self, name):
+        return getattr(self._broker, name)
+
+    async def pool_acquire(self, key, limit):
+        self.events.append("limit")
+        return await self._broker.pool_acquire(key, limit)
+
+    async def connected(self, conn):
+        self.events.append("register")
+        await self._broker.connected(conn)
+
+    async def entered(self, conn, groups):
+        self.events.append("presence")
+        await self._broker.entered(conn, groups)
+
+    async def left(self, conn):
+        self.events.append(f"presence out (in hub: {conn in conn.hub.connections})")
+        await self._broker.left(conn)
+
+    async def publish(self, group, payload, exclude=None):
+        if isinstance(payload, dict) and payload.get("type") in ("user_joined", "user_left"):
+            self.events.append(f"announce {payload['type']} size={payload['room_size']}")
+        await self._broker.publish(group, payload, exclude)
+
+    async def pool_release(self, key):
+        self.events.append("release")
+        await self._broker.pool_release(key)
+
+
+def test_the_session_lifecycle_runs_in_its_one_order(lab):
+    events: list[str] = []
+    lab.services.broker = Recorder(lab.services.broker, events)
+    with connect(f"{lab.ws_url}/ws/room/r?username=stay") as stay:
+        with connect(f"{lab.ws_url}/ws/room/r?username=visit"):
+            recv_until(stay, lambda m: m == {"type": "user_joined", "username": "visit", "room_size": 2})
+        recv_until(stay, lambda m: m == {"type": "user_left", "username": "visit", "room_size": 1})
+    wait_until(lambda: events.count("presence out (in hub: False)") == 2, what="both sessions ended")
+    visit = events[3:]  # the visitor's part follows the first session's join
+    assert events[:3] == ["register", "presence", "announce user_joined size=1"]
+    assert visit[:3] == ["register", "presence", "announce user_joined size=2"]
+    assert visit[3:5] == ["presence out (in hub: False)", "announce user_left size=1"]
+
+
+def test_the_pool_slot_is_taken_first_and_given_back_last(lab):
+    events: list[str] = []
+    lab.services.broker = Recorder(lab.services.broker, events)
+    with connect(f"{lab.ws_url}/ws/pooled/pam") as ws:
+        assert recv_json(ws)["type"] == "connected"
+    wait_until(lambda: "release" in events, what="the slot released")
+    assert events == ["limit", "register", "presence", "presence out (in hub: False)", "release"]
+
+
+def test_the_fast_path_and_the_protocol_fix_are_active_on_the_supported_versions(lab):
+    assert internals.SUPPORT.protocol_fix and internals.SUPPORT.fast_path, internals.SUPPORT.why_not
+    assert uvicorn_config(lab.app, lab.settings).ws is internals.LabWebSocketProtocol
+    with connect(f"{lab.ws_url}/ws/notifications/fay") as ws:
+        recv_json(ws)
+        (conn,) = lab.services.hub.connections
+        assert isinstance(conn._proto, internals.LabWebSocketProtocol)  # frames go straight to the transport
+
+
+def test_with_the_internals_forced_off_the_public_api_serves_the_same(monkeypatch):
+    monkeypatch.setattr(internals, "SUPPORT", internals.Support(True, True))
+    internals.SUPPORT.disable()
+    monkeypatch.setattr(internals, "_warned", False)
+    with LabServer() as lab:
+        assert uvicorn_config(lab.app, lab.settings).ws == "websockets-sansio"
+        with connect(f"{lab.ws_url}/ws/chat/r?username=ann") as ann, connect(f"{lab.ws_url}/ws/chat/r?username=bob") as bob:
+            recv_json(ann)
+            (conn, *_) = lab.services.hub.connections
+            assert conn._proto is None
+            ann.send(json.dumps({"type": "message", "message": "public API"}))
+            assert recv_until(bob, lambda m: m["type"] == "message")["message"] == "public API"
+            recv_until(ann, lambda m: m["type"] == "message")
+            ann.send(b"\x00")  # binary on a JSON endpoint still closes with 1003
+            assert closed_with(ann)[0] == 1003
+        assert "framework internals unavailable (disabled)" in lab.logs()
+
+
+def test_a_write_fault_that_is_not_the_peers_is_logged_not_swallowed(lab, monkeypatch):
+    async def broken(proto, data):
+        raise AttributeError("a renamed attribute")
+
+    monkeypatch.setattr(internals, "write_frames", broken)
+    with connect(f"{lab.ws_url}/ws/notifications/wes") as ws:
+        with pytest.raises(Exception):
+            ws.recv(timeout=5)  # the connection is dropped...
+    wait_until(lambda: "AttributeError: a renamed attribute" in lab.logs(), what="the fault in the log")
+
+
+def test_a_stream_keeps_a_constant_number_of_tasks(lab):
+    """/ws/stocks at 100 ticks a second: a waiter per tick used to pile up, never cancelled."""
+    async def count() -> int:
+        return len(asyncio.all_tasks())
+
+    with connect(f"{lab.ws_url}/ws/stocks?interval=0.01") as ws:
+        for _ in range(10):
+            recv_json(ws)
+        early = on_server_loop(lab, count)
+        for _ in range(200):
+            recv_json(ws)
+        late = on_server_loop(lab, count)
+    assert late == early, (early, late)
+
+
+def test_the_hub_has_no_broker():
+    assert not hasattr(Hub, "bus") and "connect" not in vars(Hub)

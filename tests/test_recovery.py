@@ -1,0 +1,256 @@
+"""Recovery on reconnect for WebSocket streams (the contract's "Recovery on reconnect").
+
+A chat client that drops after message K and reconnects with ``since`` = K's id receives K+1...
+in order, exactly once, then the live stream; on the same process and on another process behind
+Redis. Unknown, malformed or stale ids get ``recovered: false`` and never a refusal. Notifications
+resume the same way, with ``history_lost`` for an id the log no longer holds.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from urllib.parse import quote
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from rtlab import LabServer
+
+from .helpers import recv_json, recv_until
+from .test_scaleout import needs_redis  # noqa: F401 (the fixture below is shared)
+from .test_scaleout import Node, redis_server  # noqa: F401
+
+
+async def _next(ws, timeout: float = 5.0) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def join(ws_url: str, room: str, user: str, since: str | None = None):
+    """Connect to a chat room; return (socket, history message)."""
+    url = f"{ws_url}/ws/chat/{quote(room, safe='')}?username={quote(user, safe='')}"
+    if since is not None:
+        url += f"&since={quote(since, safe='')}"
+    ws = await connect(url, max_queue=None)
+    history = await _next(ws)
+    assert history["type"] == "history", history
+    return ws, history
+
+
+async def say_all(ws, texts: list[str]) -> list[dict]:
+    """Send each text and wait for its echo; the echoes (with their ids), in order."""
+    echoes = []
+    for text in texts:
+        await ws.send(json.dumps({"type": "message", "message": text}))
+        while (m := await _next(ws))["type"] != "message" or m["message"] != text:
+            pass
+        echoes.append(m)
+    return echoes
+
+
+def texts_of(messages: list[dict]) -> list[str]:
+    return [m["message"] for m in messages if m.get("type") == "message"]
+
+
+async def test_every_message_has_an_id_increasing_within_the_room(lab):
+    ws, history = await join(lab.ws_url, "ids", "ann")
+    assert history == {"type": "history", "messages": [], "recovered": False}
+    echoes = await say_all(ws, ["a", "b", "c"])
+    ids = [m["id"] for m in echoes]
+    assert all(isinstance(i, str) for i in ids) and len(set(ids)) == 3
+    again, history = await join(lab.ws_url, "ids", "bob")
+    assert [m["id"] for m in history["messages"]] == ids  # the history carries the same ids
+    await ws.close()
+    await again.close()
+
+
+async def test_a_reconnect_with_since_gets_exactly_what_was_missed_then_live(lab):
+    ann, _ = await join(lab.ws_url, "r", "ann")
+    bob, _ = await join(lab.ws_url, "r", "bob")
+    first = await say_all(ann, ["1", "2", "3"])
+    while (m := await _next(bob))["type"] != "message" or m["message"] != "3":
+        pass
+    await bob.close()  # bob drops after message 3
+    await say_all(ann, ["4", "5"])
+    bob, history = await join(lab.ws_url, "r", "bob", since=first[-1]["id"])
+    assert history["recovered"] is True and texts_of(history["messages"]) == ["4", "5"]
+    await say_all(ann, ["6"])
+    live = [m for m in [await _next(bob) for _ in range(2)] if m["type"] == "message"]  # its join notice, then 6
+    assert texts_of(live) == ["6"]
+    await ann.close()
+    await bob.close()
+
+
+async def test_since_the_latest_message_recovers_nothing_more():
+    with LabServer() as lab:
+        ann, _ = await join(lab.ws_url, "r", "ann")
+        last = (await say_all(ann, ["x", "y"]))[-1]
+        again, history = await join(lab.ws_url, "r", "ann2", since=last["id"])
+        assert history["recovered"] is True and history["messages"] == []
+        await ann.close()
+        await again.close()
+
+
+@pytest.mark.parametrize("since", ["", "nonsense", "deadbeef.1", "x" * 150, "%00", "1-2-3"])
+async def test_unknown_or_malformed_ids_get_the_last_messages_and_recovered_false(lab, since):
+    ann, _ = await join(lab.ws_url, "u", "ann")
+    await say_all(ann, ["one", "two"])
+    bob, history = await join(lab.ws_url, "u", "bob", since=since)
+    assert history["recovered"] is False and texts_of(history["messages"]) == ["one", "two"]
+    await ann.close()
+    await bob.close()
+
+
+async def test_an_id_older_than_the_kept_history_is_not_recovered():
+    with LabServer(history_size=3) as lab:
+        ann, _ = await join(lab.ws_url, "h", "ann")
+        sent = await say_all(ann, [str(i) for i in range(6)])
+        bob, history = await join(lab.ws_url, "h", "bob", since=sent[1]["id"])  # "1" is no longer kept
+        assert history["recovered"] is False and texts_of(history["messages"]) == ["3", "4", "5"]
+        bob2, history = await join(lab.ws_url, "h", "bob2", since=sent[3]["id"])  # "3" still is
+        assert history["recovered"] is True and texts_of(history["messages"]) == ["4", "5"]
+        for ws in (ann, bob, bob2):
+            await ws.close()
+
+
+async def test_ids_from_a_previous_server_run_are_unknown():
+    with LabServer() as first:
+        ann, _ = await join(first.ws_url, "r", "ann")
+        old = (await say_all(ann, ["before the restart"]))[-1]["id"]
+        await ann.close()
+    with LabServer() as second:
+        ann, _ = await join(second.ws_url, "r", "ann")
+        await say_all(ann, ["after"])
+        bob, history = await join(second.ws_url, "r", "bob", since=old)
+        assert history["recovered"] is False and texts_of(history["messages"]) == ["after"]
+        await ann.close()
+        await bob.close()
+
+
+async def reconnecting_reader(ws_urls: list[str], room: str, name: str, total: int, seed: int) -> list[str]:
+    """Read a room's messages until ``total`` were seen, dropping and reconnecting (with ``since``)
+    after a random number of messages each time, to one of ``ws_urls`` in turn."""
+    rng = random.Random(seed)
+    seen: list[str] = []
+    last_id = None
+    hop = 0
+    while len(seen) < total:
+        ws, history = await join(ws_urls[hop % len(ws_urls)], room, f"{name}{hop}", since=last_id)
+        hop += 1
+        if last_id is not None:
+            assert history["recovered"] is True, (name, last_id, history)
+        batch = [m for m in history["messages"] if m["type"] == "message"]
+        budget = rng.randint(1, 7)
+        while len(seen) + len(batch) < total and budget > 0:
+            m = await _next(ws, timeout=10)
+            if m["type"] == "message":
+                batch.append(m)
+                budget -= 1
+        seen += texts_of(batch)
+        if batch:
+            last_id = batch[-1]["id"]
+        await ws.close()
+    return seen
+
+
+async def publish_continuously(ws_url: str, room: str, total: int) -> None:
+    ws, _ = await join(ws_url, room, "publisher")
+    for i in range(total):
+        await ws.send(json.dumps({"type": "message", "message": str(i)}))
+    while (m := await _next(ws, timeout=10)).get("message") != str(total - 1):
+        pass
+    await ws.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_no_gap_and_no_repeat_while_clients_reconnect_in_a_loop(seed):
+    """A publisher never stops; readers drop and rejoin with ``since`` every few messages."""
+    total = 300
+    with LabServer(rate_limit=0, history_size=total) as lab:
+        readers = [reconnecting_reader([lab.ws_url], "race", f"r{i}-", total, seed * 10 + i) for i in range(3)]
+        results = await asyncio.gather(publish_continuously(lab.ws_url, "race", total), *readers)
+    for seen in results[1:]:
+        assert seen == [str(i) for i in range(total)]
+
+
+async def test_notifications_resume_after_since_then_live_and_say_when_history_is_lost(lab):
+    async with httpx.AsyncClient(base_url=lab.url) as http:
+        async with connect(f"{lab.ws_url}/ws/notifications/nia") as ws:
+            assert (await _next(ws))["type"] == "connected"
+            for i in range(3):
+                await http.post("/notify/nia", params={"message": f"n{i}"})
+            got = [await _next(ws) for _ in range(3)]
+        assert [m["message"] for m in got] == ["n0", "n1", "n2"] and all("id" in m for m in got)
+        for i in range(3, 5):
+            await http.post("/notify/nia", params={"message": f"n{i}"})
+        async with connect(f"{lab.ws_url}/ws/notifications/nia?since={got[1]['id']}") as ws:
+            assert (await _next(ws))["type"] == "connected"
+            missed = [await _next(ws) for _ in range(3)]
+            assert [m["message"] for m in missed] == ["n2", "n3", "n4"]
+            await http.post("/notify/nia", params={"message": "live"})
+            assert (await _next(ws))["message"] == "live"
+        async with connect(f"{lab.ws_url}/ws/notifications/nia?since=99999") as ws:
+            assert (await _next(ws))["type"] == "connected"
+            assert (await _next(ws))["type"] == "history_lost"
+            await http.post("/notify/nia", params={"message": "after loss"})
+            assert (await _next(ws))["message"] == "after loss"
+
+
+async def test_a_websocket_notification_shows_the_id_of_its_sse_twin(lab):
+    from httpx_sse import aconnect_sse
+
+    async with httpx.AsyncClient(base_url=lab.url, timeout=10) as http, \
+            connect(f"{lab.ws_url}/ws/notifications/twin") as ws:
+        assert (await _next(ws))["type"] == "connected"
+        async with aconnect_sse(http, "GET", "/sse/notifications/twin", params={"limit": 1}) as source:
+            events = source.aiter_sse()
+            await http.post("/notify/twin", params={"message": "hello"})
+            sse = await asyncio.wait_for(anext(events), 5)
+        ws_msg = await _next(ws)
+        assert ws_msg["id"] == sse.id and ws_msg["message"] == json.loads(sse.data)["message"]
+
+
+# -- across processes -------------------------------------------------------------------------------
+@needs_redis
+def test_a_client_recovers_on_the_other_process_behind_redis(redis_server):  # noqa: F811
+    a, b = Node(redis_server.url), Node(redis_server.url)
+    try:
+        asyncio.run(_recover_across(a, b))
+    finally:
+        a.stop()
+        b.stop()
+
+
+async def _recover_across(a: Node, b: Node) -> None:
+    ann, _ = await join(a.ws_url, "x", "ann")
+    kept = await say_all(ann, ["1", "2", "3"])
+    await ann.close()  # ann drops after 3 on A
+    bob, _ = await join(b.ws_url, "x", "bob")
+    await say_all(bob, ["4", "5"])  # sent through B
+    ann, history = await join(b.ws_url, "x", "ann", since=kept[-1]["id"])  # ann comes back on B
+    assert history["recovered"] is True and texts_of(history["messages"]) == ["4", "5"]
+    await say_all(bob, ["6"])
+    assert texts_of([await _next(ann) for _ in range(2)]) == ["6"]  # its own join notice, then 6
+    stale, history = await join(a.ws_url, "x", "carl", since="00000000.1-0")
+    assert history["recovered"] is False and texts_of(history["messages"]) == ["1", "2", "3", "4", "5", "6"]
+    for ws in (ann, bob, stale):
+        await ws.close()
+
+
+@needs_redis
+def test_no_gap_and_no_repeat_across_processes_while_readers_hop(redis_server):  # noqa: F811
+    a, b = Node(redis_server.url), Node(redis_server.url)
+    total = 90  # within the nodes' default history (100): a hop never falls out of it
+
+    async def run():
+        readers = [reconnecting_reader([a.ws_url, b.ws_url], "hop", f"h{i}-", total, i) for i in range(2)]
+        return await asyncio.gather(publish_continuously(a.ws_url, "hop", total), *readers)
+
+    try:
+        results = asyncio.run(run())
+    finally:
+        a.stop()
+        b.stop()
+    for seen in results[1:]:
+        assert seen == [str(i) for i in range(total)]
