@@ -16,49 +16,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import importlib.util
-import os
 import time
 
-from .common import RAW, RTLAB, ServerProcess, emit, progress, raise_nofile, table
+from .clients import Idle, open_ws
+from .common import RAW, RTLAB, ServerProcess, abort_all, emit, progress, raise_nofile, table
 
 KiB = 1024
-DEFLATE_OFFER = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
-
-
-class Idle(asyncio.Protocol):
-    """Completes the handshake and then only keeps the socket open (it answers nothing)."""
-
-    def __init__(self) -> None:
-        self.handshaken = asyncio.get_running_loop().create_future()
-        self.head = b""
-        self.transport = None
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        if self.handshaken.done():
-            return  # pings every 20 s at most within a run: nothing to answer in time
-        self.head += data
-        if b"\r\n\r\n" in self.head:
-            if self.head.startswith(b"HTTP/1.1 101"):
-                self.handshaken.set_result(b"permessage-deflate" in self.head.lower())
-            else:
-                self.handshaken.set_exception(ConnectionError(self.head[:80]))
+DEFLATE_OFFER = "permessage-deflate; client_max_window_bits"
 
 
 async def open_idle(port: int, path: str, deflate: bool) -> Idle:
-    proto = Idle()
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_connection(lambda: proto, "127.0.0.1", port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    transport.write((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                     f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                     f"{DEFLATE_OFFER if deflate else ''}\r\n").encode())
-    await asyncio.wait_for(proto.handshaken, 30)
-    return proto
+    """An idle connection (:class:`~rtlab.bench.clients.Idle`), offering deflate or not."""
+    return await open_ws(port, path, Idle(), extensions=DEFLATE_OFFER if deflate else None)
 
 
 def scenarios() -> list[tuple[str, list[str], dict, str]]:
@@ -79,8 +49,7 @@ async def measure(cmd: list[str], env: dict, path: str, n: int, deflate: bool, b
     with ServerProcess(cmd, env) as server:
         # Warm up: the allocator's first arenas and every code path, then the baseline.
         warm = [await open_idle(server.port, path.format(i=f"w{i}"), deflate) for i in range(50)]
-        for c in warm:
-            c.transport.close()
+        await abort_all(c.transport for c in warm)
         base = server.rss()
         conns: list[Idle] = []
         start = time.perf_counter()
@@ -90,10 +59,9 @@ async def measure(cmd: list[str], env: dict, path: str, n: int, deflate: bool, b
                                                 for i in range(first, min(n, first + batch))))
             seconds = time.perf_counter() - start
             grown = server.rss() - base
-            negotiated = all(c.handshaken.result() for c in conns)
+            negotiated = all(c.extensions for c in conns)
         finally:
-            for c in conns:
-                c.transport.abort()
+            await abort_all(c.transport for c in conns)
     return {"connections": n, "open_seconds": seconds, "opened_per_s": n / seconds,
             "kib_per_connection": grown / n / KiB, "deflate_negotiated": negotiated}
 

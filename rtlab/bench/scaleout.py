@@ -17,8 +17,9 @@ import json
 import time
 
 from ..tools.redis import RedisServer
-from .common import emit, progress, raise_nofile, table
-from .fanout import Client, Server, open_client, open_receivers, p50_p99
+from .clients import Counting, open_ws, stamp
+from .common import abort_all, emit, percentiles, progress, raise_nofile, table
+from .fanout import Server, open_receivers
 
 
 def rtlab_server(broker: str) -> Server:
@@ -34,31 +35,28 @@ async def measure(mode: str, receivers: int, paced: int, burst: int, pace: float
     transports = []
     try:
         path = "/ws/room/bench"
-        sender = await open_client(sender_port, f"{path}?username=ctl", Client(0))
+        sender = await open_ws(sender_port, f"{path}?username=ctl", Counting())
         transports.append(sender.transport)
-        clients = await open_receivers(receiver_port, path, receivers, paced, transports)
+        clients = await open_receivers(receiver_port, path, receivers, transports)
         # Wait until a message from the sender reaches every receiver: subscriptions are live.
         sender.send_text(json.dumps({"message": "SYNC"}))
         await asyncio.wait_for(asyncio.gather(*(c.synced for c in clients)), timeout)
+        waits = [c.arm(paced) for c in clients]
         for _ in range(paced):
-            sender.send_text(json.dumps({"message": f"B{time.monotonic_ns():019d}"}))
+            sender.send_text(json.dumps({"message": stamp()}))
             await asyncio.sleep(pace)
-        await asyncio.wait_for(asyncio.gather(*(c.done for c in clients)), timeout)
-        p50, p99 = p50_p99(clients)
-        loop = asyncio.get_running_loop()
-        for c in clients:
-            c.expect, c.got, c.latencies = paced + burst, paced, []
-            c.done = loop.create_future()
+        await asyncio.wait_for(asyncio.gather(*waits), timeout)
+        p50, p99 = percentiles(clients)
+        waits = [c.arm(burst) for c in clients]
         start = time.monotonic()
         for _ in range(burst):
-            sender.send_text(json.dumps({"message": f"B{time.monotonic_ns():019d}"}))
-        await asyncio.wait_for(asyncio.gather(*(c.done for c in clients)), timeout)
+            sender.send_text(json.dumps({"message": stamp()}))
+        await asyncio.wait_for(asyncio.gather(*waits), timeout)
         seconds = time.monotonic() - start
         return {"mode": mode, "receivers": receivers, "p50_ms": p50, "p99_ms": p99,
                 "per_second": receivers * burst / seconds}
     finally:
-        for t in transports:
-            t.abort()
+        await abort_all(transports)
         for s in servers:
             s.stop()
         if redis:
