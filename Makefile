@@ -7,21 +7,27 @@ STAMP  := $(VENV)/.installed
 # Node's `ws` client checks the contract from outside Python, when npm is there (CI has it).
 NPM       := $(shell command -v npm 2>/dev/null)
 NODE_DEPS := tests/node/node_modules/.package-lock.json
-# JupyterLab refuses to run as root unless told it may.
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# This lab's JupyterLab defaults (no "Get notified about Jupyter news?" prompt), in .venv only.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.d/rtlab.json
 
 .PHONY: lab test setup notebooks clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(LAB_SETTINGS)
 
+# setuptools' "Editable installation" notice is information, not a warning: not shown.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab --ip=127.0.0.1 $(ROOT_FLAG) --notebook-dir=notebooks
+$(LAB_SETTINGS): $(STAMP) rtlab/tools/lab.py
+	$(BIN)/python -m rtlab.tools.lab --write-settings
+
+# JupyterLab at notebooks/00_start_here.ipynb, on 127.0.0.1 (with --allow-root as root); prints
+# one line with the URL to open; its own log goes to .venv/jupyter-lab.log. Ctrl+C stops it.
+lab: setup
+	@$(BIN)/python -m rtlab.tools.lab notebooks/00_start_here.ipynb --log $(VENV)/jupyter-lab.log
 
 test: $(STAMP) $(if $(NPM),$(NODE_DEPS))
 	$(BIN)/python -m pytest

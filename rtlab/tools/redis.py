@@ -1,12 +1,40 @@
-"""A ``redis-server`` of your own, on a free loopback port: for notebooks, tests and benchmarks."""
+"""A ``redis-server`` of your own, on a free loopback port: for notebooks, tests and benchmarks.
+
+``available()`` says whether there is one to start; ``RedisServer()`` without one raises
+``NoRedis`` (a ``RuntimeError``) whose message gives the command that installs it here.
+"""
 from __future__ import annotations
 
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
-INSTALL_HINT = "redis-server is not installed. On Debian or Ubuntu: sudo apt-get install redis-server"
+
+class NoRedis(RuntimeError):
+    """No ``redis-server`` on PATH."""
+
+
+def install_hint(platform: str | None = None) -> str:
+    """One line: redis-server is missing, and the command that installs it on this platform."""
+    platform = platform or sys.platform
+    if platform == "darwin":
+        how = "`brew install redis` (Homebrew)"
+    elif platform == "win32":
+        how = ("Redis does not support Windows itself: run the lab inside WSL (`wsl --install`, then in Ubuntu "
+               "`sudo apt-get install redis-server`)")
+    else:
+        how = "`sudo apt-get install redis-server` (Debian/Ubuntu; elsewhere your distribution's redis package)"
+    return f"redis-server is not installed: {how}"
+
+
+INSTALL_HINT = install_hint()
+
+
+def available() -> bool:
+    """Whether a ``redis-server`` is on PATH: test it before ``RedisServer()``."""
+    return shutil.which("redis-server") is not None
 
 
 def free_port() -> int:
@@ -20,7 +48,7 @@ class RedisServer:
     def __init__(self, port: int | None = None) -> None:
         self.binary = shutil.which("redis-server")
         if self.binary is None:
-            raise RuntimeError(INSTALL_HINT)
+            raise NoRedis(install_hint())
         self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
 
