@@ -11,6 +11,11 @@ handshakes took. Side by side in one run, with and without ``permessage-deflate`
 With deflate on, the client offers the extension and the server accepts it: each connection then
 keeps a zlib compressor and decompressor (with their windows) for as long as it lives.
 Target: at most 30 KiB per idle connection (the figure Centrifugo publishes for its Go server).
+``--servers`` and ``--deflate`` run a part of the table (``memory vs raw`` needs the raw row).
+
+``--json`` rows: ``server``, ``deflate``, ``connections``, ``open_seconds``, ``opened_per_s``,
+``kib_per_connection``, ``deflate_negotiated``, ``vs_raw`` (None without the raw row) and
+``target_30_kib``.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ import importlib.util
 import time
 
 from .clients import Idle, open_ws
-from .common import RAW, RTLAB, ServerProcess, abort_all, emit, progress, raise_nofile, table
+from .common import RAW, RTLAB, ServerProcess, abort_all, emit, progress, raise_nofile, ratio, table
 
 KiB = 1024
 DEFLATE_OFFER = "permessage-deflate; client_max_window_bits"
@@ -45,37 +50,51 @@ def scenarios() -> list[tuple[str, list[str], dict, str]]:
     return rows
 
 
-async def measure(cmd: list[str], env: dict, path: str, n: int, deflate: bool, batch: int = 100) -> dict:
-    with ServerProcess(cmd, env) as server:
-        # Warm up: the allocator's first arenas and every code path, then the baseline.
-        warm = [await open_idle(server.port, path.format(i=f"w{i}"), deflate) for i in range(50)]
-        await abort_all(c.transport for c in warm)
-        base = server.rss()
-        conns: list[Idle] = []
-        start = time.perf_counter()
-        try:
-            for first in range(0, n, batch):
-                conns += await asyncio.gather(*(open_idle(server.port, path.format(i=i), deflate)
-                                                for i in range(first, min(n, first + batch))))
-            seconds = time.perf_counter() - start
-            grown = server.rss() - base
-            negotiated = all(c.extensions for c in conns)
-        finally:
-            await abort_all(c.transport for c in conns)
+async def measure(server: ServerProcess, path: str, n: int, deflate: bool, batch: int = 100) -> dict:
+    """Open ``n`` idle connections to ``server`` (then close them): memory per connection, time to open."""
+    # Warm up: the allocator's first arenas and every code path, then the baseline.
+    warm = [await open_idle(server.port, path.format(i=f"w{i}"), deflate) for i in range(50)]
+    await abort_all(c.transport for c in warm)
+    base = server.rss()
+    conns: list[Idle] = []
+    start = time.perf_counter()
+    try:
+        for first in range(0, n, batch):
+            conns += await asyncio.gather(*(open_idle(server.port, path.format(i=i), deflate)
+                                            for i in range(first, min(n, first + batch))))
+        seconds = time.perf_counter() - start
+        grown = server.rss() - base
+        negotiated = all(c.extensions for c in conns)
+    finally:
+        await abort_all(c.transport for c in conns)
     return {"connections": n, "open_seconds": seconds, "opened_per_s": n / seconds,
             "kib_per_connection": grown / n / KiB, "deflate_negotiated": negotiated}
 
 
-async def run(connections: int = 5000, show_progress: bool = True) -> list[dict]:
+async def run(connections: int = 5000, servers=None, deflate=("off", "on"), show_progress: bool = True) -> list[dict]:
+    """Every scenario (or those of ``servers``: ``raw``, or implementations such as
+    ``websockets-sansio``), with deflate ``off`` and/or ``on``."""
     raise_nofile(connections + 500)
+    chosen = []
+    for label, cmd, env, path in scenarios():
+        server, flag = label.split("|")
+        impl = "raw" if server == "raw websockets" else server.removeprefix("rtlab (").removesuffix(")")
+        if flag in deflate and (servers is None or impl in servers):
+            chosen.append((server, flag, cmd, env, path))
     rows = []
-    for label, cmd, env, path in progress(scenarios(), desc="capacity", enabled=show_progress):
-        server, deflate = label.split("|")
-        result = await measure(cmd, env, path, connections, deflate == "on")
-        rows.append({"server": server, "deflate": deflate, **result})
+    # Started at once, measured in turns: an idle server's memory is its own, whatever runs beside it.
+    processes = ServerProcess.start_all((cmd, env) for _, _, cmd, env, _ in chosen)
+    try:
+        for (server, flag, _, _, path), process in progress(list(zip(chosen, processes)), desc="capacity",
+                                                             enabled=show_progress):
+            result = await measure(process, path, connections, flag == "on")
+            rows.append({"server": server, "deflate": flag, **result})
+            process.interrupt()
+    finally:
+        ServerProcess.stop_all(processes)
     ref = {r["deflate"]: r["kib_per_connection"] for r in rows if r["server"] == "raw websockets"}
     for r in rows:
-        r["vs_raw"] = r["kib_per_connection"] / ref[r["deflate"]]
+        r["vs_raw"] = ratio(r["kib_per_connection"], ref.get(r["deflate"]))
         r["target_30_kib"] = "met" if r["kib_per_connection"] <= 30 else "missed"
     return rows
 
@@ -90,8 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m rtlab.bench capacity", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--connections", type=int, default=5000)
+    p.add_argument("--servers", type=lambda s: s.split(","), default=None,
+                   help="some of: raw, websockets-sansio, wsproto (default: all)")
+    p.add_argument("--deflate", type=lambda s: s.split(","), default=["off", "on"], help="off, on, or off,on")
     p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
     args = p.parse_args(argv)
-    rows = asyncio.run(run(args.connections))
+    rows = asyncio.run(run(args.connections, args.servers, args.deflate))
     emit(rows, table(rows, COLUMNS), args.json)
     return 0

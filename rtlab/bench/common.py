@@ -65,15 +65,37 @@ def raise_nofile(needed: int) -> int:
 class ServerProcess:
     """A server in its own process: its port (from the first line it prints), CPU time and RSS."""
 
-    def __init__(self, cmd: Sequence[str], env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    def __init__(self, cmd: Sequence[str], env: dict[str, str] | None = None, wait: bool = True) -> None:
+        self.cmd = list(cmd)
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                      env={**os.environ, **BENCH_ENV, **(env or {})})
-        line = self.proc.stdout.readline()
-        if "127.0.0.1:" not in line:
-            self.proc.kill()
-            raise RuntimeError(f"server did not start: {' '.join(cmd)} printed {line!r}")
-        self.port = int(line.split("127.0.0.1:")[1].split()[0].strip("/"))
         self.ps = psutil.Process(self.proc.pid)
+        self.port = 0
+        if wait:
+            self.ready()
+
+    def ready(self) -> "ServerProcess":
+        """Wait for the line that says the server listens, and read its port from it."""
+        if not self.port:
+            line = self.proc.stdout.readline()
+            if "127.0.0.1:" not in line:
+                self.proc.kill()
+                self.proc.wait()
+                raise RuntimeError(f"server did not start: {' '.join(self.cmd)} printed {line!r}")
+            self.port = int(line.split("127.0.0.1:")[1].split()[0].strip("/"))
+        return self
+
+    @classmethod
+    def start_all(cls, specs: Iterable[tuple[Sequence[str], dict[str, str] | None]]) -> list["ServerProcess"]:
+        """Several servers started at once (they import in parallel), each ready when this returns."""
+        servers = [cls(cmd, env, wait=False) for cmd, env in specs]
+        try:
+            for server in servers:
+                server.ready()
+        except BaseException:
+            cls.stop_all(servers)
+            raise
+        return servers
 
     def cpu(self) -> float:
         t = self.ps.cpu_times()
@@ -82,14 +104,29 @@ class ServerProcess:
     def rss(self) -> int:
         return self.ps.memory_info().rss
 
+    def interrupt(self) -> None:
+        """Ask the server to stop (SIGINT) without waiting for it: :meth:`stop` waits."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         self.proc.stdout.close()
+
+    @staticmethod
+    def stop_all(servers: Iterable["ServerProcess"]) -> None:
+        """Stop several servers at once: all interrupted, then each waited for."""
+        servers = list(servers)
+        for server in servers:
+            server.interrupt()
+        for server in servers:
+            server.stop()
 
     def __enter__(self) -> "ServerProcess":
         return self

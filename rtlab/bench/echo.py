@@ -69,12 +69,10 @@ async def run(messages: int = 1000, payload_bytes: int = 32, repeat: int = 3, mi
     """Every server started at once, then measured in turns (round robin), ``repeat`` times each:
     whatever else the machine does during the run falls on all of them alike."""
     frame = masked_frame(0x1, b"x" * payload_bytes)
-    servers: list[tuple[str, ServerProcess]] = []
-    repeats: dict[str, list] = {}
+    labels = [label for label, _, _ in targets()]
+    servers = list(zip(labels, ServerProcess.start_all((cmd, env) for _, cmd, env in targets())))
+    repeats: dict[str, list] = {label: [] for label in labels}
     try:
-        for label, cmd, env in targets():
-            servers.append((label, ServerProcess(cmd, env)))
-            repeats[label] = []
         turns = [(label, server) for _ in range(repeat) for label, server in servers]
         for label, server in progress(turns, desc="echo", enabled=show_progress):
             client = await open_ws(server.port, "/ws/echo", Counting())
@@ -86,8 +84,7 @@ async def run(messages: int = 1000, payload_bytes: int = 32, repeat: int = 3, mi
             finally:
                 await abort_all([client.transport])
     finally:
-        for _, server in servers:
-            server.stop()
+        ServerProcess.stop_all(server for _, server in servers)
     rows = []
     for label, _ in servers:
         reps = repeats[label]
