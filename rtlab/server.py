@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
+import itertools
 import logging
 import threading
 import time
@@ -54,15 +55,17 @@ class _LogBuffer(logging.Handler):
         try:
             # uvicorn's console hint means nothing for a server in a thread
             line = self.format(record).replace(" (Press CTRL+C to quit)", "")
-            self.records.append((record.thread, line))
+            self.records.append((record.threadName, line))
         except Exception:  # a handler must never raise into the server
             self.handleError(record)
 
-    def lines(self, thread: int | None = None, since: int = 0) -> list[str]:
+    def lines(self, thread: str | None = None, since: int = 0) -> list[str]:
         return [line for t, line in list(self.records)[since:] if thread is None or t == thread]
 
 
 _buffer = _LogBuffer()
+THREAD_PREFIX = "rtlab-server-"
+_thread_numbers = itertools.count(1)  # a name per server thread: OS thread ids are reused
 
 
 _original_showwarning = warnings.showwarning
@@ -70,7 +73,7 @@ _original_showwarning = warnings.showwarning
 
 def _showwarning(message, category, filename, lineno, file=None, line=None):
     """Warnings raised in a server thread go to the log buffer, not into a notebook cell's stderr."""
-    if threading.current_thread().name == "rtlab-server":
+    if threading.current_thread().name.startswith(THREAD_PREFIX):
         logging.getLogger("rtlab").warning("%s: %s", category.__name__, message)
     else:
         _original_showwarning(message, category, filename, lineno, file, line)
@@ -131,7 +134,7 @@ class LabServer:
         self._server: internals.UvicornServer | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
-        self._log_thread: int | None = None
+        self._log_thread: str | None = None  # this server's thread name: its log lines
 
     # -- addresses -------------------------------------------------------------------
     @property
@@ -169,7 +172,8 @@ class LabServer:
         mark = len(_buffer.records)
         self.app = self._given_app if self._given_app is not None else create_app(self.settings)
         server = internals.UvicornServer(uvicorn_config(self.app, self.settings))
-        thread = threading.Thread(target=self._run, args=(server,), name="rtlab-server", daemon=True)
+        thread = threading.Thread(target=self._run, args=(server,), name=f"{THREAD_PREFIX}{next(_thread_numbers)}",
+                                  daemon=True)
         self._server, self._thread = server, thread
         thread.start()
         deadline = time.monotonic() + timeout
@@ -181,7 +185,7 @@ class LabServer:
                 raise ServerStartError(f"rtlab did not start within {timeout:g} s")
             thread.join(0.005)
         self._port = server.servers[0].sockets[0].getsockname()[1]
-        self._log_thread = thread.ident
+        self._log_thread = thread.name
         _running.add(self)
         return self
 
@@ -194,7 +198,7 @@ class LabServer:
             pass
 
     def _why_not_started(self, mark: int) -> str:
-        errors = [r for r in _buffer.lines(self._thread.ident, mark) if r.startswith(("ERROR", "CRITICAL"))]
+        errors = [r for r in _buffer.lines(self._thread.name, mark) if r.startswith(("ERROR", "CRITICAL"))]
         where = f"{self.settings.host}:{self.settings.port}"
         ours = [r for r in errors if r.startswith("ERROR rtlab")]  # our own words first
         if ours or errors:

@@ -16,6 +16,8 @@ from websockets.sync.client import connect
 import rtlab
 from rtlab import LabServer, ServerStartError, serve
 
+from .helpers import wait_until
+
 
 def test_start_stop_start_three_times():
     server = LabServer()
@@ -29,7 +31,7 @@ def test_start_stop_start_three_times():
         assert not server.running
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{ports[-1]}/health")
-    assert not [t for t in threading.enumerate() if t.name == "rtlab-server"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("rtlab-server")]
 
 
 def test_taken_port_raises_a_clear_error():
@@ -149,7 +151,7 @@ def test_warnings_in_the_server_thread_are_logged_not_printed(capfd):
     import warnings
 
     with LabServer():
-        thread = next(t for t in threading.enumerate() if t.name == "rtlab-server")
+        thread = next(t for t in threading.enumerate() if t.name.startswith("rtlab-server"))
         assert thread.is_alive()
         done = threading.Event()
 
@@ -157,7 +159,7 @@ def test_warnings_in_the_server_thread_are_logged_not_printed(capfd):
             warnings.warn("from the server's thread", UserWarning)
             done.set()
 
-        t = threading.Thread(target=warn_in_a_server_thread, name="rtlab-server")
+        t = threading.Thread(target=warn_in_a_server_thread, name="rtlab-server-99")
         t.start()
         t.join(5)
         assert done.is_set()
@@ -233,3 +235,25 @@ def test_serve_runs_a_learners_app_and_replaces_it_when_served_again():
         assert repr(second) == "<server of 'mine' running>"
     finally:
         second.stop()
+
+
+def test_each_server_shows_only_its_own_log_lines_and_errors():
+    """OS thread ids are reused: a server's lines are told apart by its thread's own name."""
+    def app_that_fails() -> FastAPI:
+        app = FastAPI(title="fails")
+
+        @app.websocket("/ws")
+        async def ws(websocket: WebSocket) -> None:
+            await websocket.accept()
+            raise RuntimeError("a fault")
+
+        return app
+
+    for title in ("first", "second"):
+        server = serve(app_that_fails())  # the second replaces the first
+        with connect(f"{server.ws_url}/ws?who={title}") as ws, pytest.raises(Exception):
+            ws.recv(timeout=5)
+        wait_until(lambda: server.errors(), what="the error logged")
+        assert len(server.errors()) == 1, server.errors()
+        assert f"who={title}" in server.logs() and ("who=first" in server.logs()) == (title == "first")
+    server.stop()
