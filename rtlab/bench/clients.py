@@ -308,17 +308,16 @@ class Poster(asyncio.Protocol):
     """``POST`` requests on one keep-alive HTTP/1.1 connection, one at a time: each waits for the
     previous response (status line, headers and a ``Content-Length`` body)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "") -> None:
+        self.host = host  # the Host header
         self.buf = bytearray()
         self.waiter: asyncio.Future | None = None
         self.transport: asyncio.Transport | None = None
-        self.statuses: dict[int, int] = {}
 
     @classmethod
     async def open(cls, port: int, host: str = "127.0.0.1") -> "Poster":
-        poster = cls()
+        poster = cls(f"{host}:{port}")
         await asyncio.get_running_loop().create_connection(lambda: poster, host, port)
-        poster.host = f"{host}:{port}"
         return poster
 
     def connection_made(self, transport) -> None:
@@ -335,7 +334,6 @@ class Poster(asyncio.Protocol):
             return
         status = int(lines[0][9:12])
         del self.buf[:end + 4 + length]
-        self.statuses[status] = self.statuses.get(status, 0) + 1
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(status)
 

@@ -312,8 +312,8 @@ def cpu_footnote(rows: list[dict], min_cpu: float) -> str:
     """The note under a table whose rows have unreliable CPU figures (empty if none has)."""
     if all(r.get("cpu_reliable") or r.get("cpu_units", 0) == 0 for r in rows):
         return ""
-    return (f"* from less than {max(min_cpu, CPU_FLOOR):g} s of server CPU (the clock ticks in "
-            f"{TICK * 1000:g} ms): noise, not a measurement; raise --min-cpu or --time-limit")
+    return (f"* from less than {max(min_cpu, CPU_FLOOR):g} s of server CPU (its clock ticks in {TICK * 1000:g} ms): "
+            "noise, not a measurement (each repeat also stops at --max-rounds rounds or --time-limit seconds)")
 
 
 def add_cpu_arguments(p) -> None:

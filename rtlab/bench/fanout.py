@@ -36,8 +36,8 @@ import json
 
 from .clients import Counting, Stalled, open_ws, stamp
 from .common import (MAX_ROUNDS, MIN_CPU, RAW, RTLAB, TIME_LIMIT, Incomplete, ServerProcess, abort_all,
-                     add_cpu_arguments, add_cpu_vs, cpu_figure, cpu_footnote, emit, fmt_cpu, fmt_ratio, percentiles, progress,
-                     raise_nofile, run_rounds, table)
+                     add_cpu_arguments, add_cpu_vs, cpu_figure, cpu_footnote, emit, fmt_cpu, fmt_ratio, percentiles,
+                     progress, raise_nofile, run_rounds, table)
 
 SERVERS = {
     "raw": (RAW, "/ws/broadcast"),

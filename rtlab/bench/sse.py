@@ -47,7 +47,7 @@ import time
 
 from . import fanout
 from .clients import Poster, SseSubscriber, stamp, subscribe
-from .common import (MAX_ROUNDS, MIN_CPU, RAW, RTLAB, TIME_LIMIT, Incomplete, ServerProcess, abort_all,
+from .common import (MAX_ROUNDS, MIN_CPU, RTLAB, TIME_LIMIT, Incomplete, ServerProcess, abort_all,
                      add_cpu_arguments, add_cpu_vs, cpu_figure, cpu_footnote, emit, fmt_cpu, fmt_ratio, percentiles,
                      progress, raise_nofile, ratio, run_rounds, table)
 
@@ -70,8 +70,8 @@ SUBSCRIBE_BATCH = 100
 async def subscribe_all(port: int, path: str, n: int, subs: list[SseSubscriber], timeout: float) -> None:
     """``n`` subscribers, ``SUBSCRIBE_BATCH`` at a time, appended to ``subs`` as they come."""
     for first in range(0, n, SUBSCRIBE_BATCH):
-        opened = await asyncio.gather(*(subscribe(port, path, timeout) for _ in range(first, min(n, first + SUBSCRIBE_BATCH))),
-                                      return_exceptions=True)
+        batch = min(n, first + SUBSCRIBE_BATCH) - first
+        opened = await asyncio.gather(*(subscribe(port, path, timeout) for _ in range(batch)), return_exceptions=True)
         subs += [s for s in opened if isinstance(s, SseSubscriber)]
         errors = [s for s in opened if isinstance(s, BaseException)]
         if errors:
@@ -233,7 +233,8 @@ OVERLOAD_COLUMNS = [("server", "overload", ""), ("subscribers", "subscribers", "
 def text(rows: list[dict], min_cpu: float) -> str:
     fan = [r for r in rows if r["scenario"] == "fanout"]
     over = [r for r in rows if r["scenario"] == "overload"]
-    parts = [table(fan, COLUMNS) if fan else "", cpu_footnote(fan, min_cpu), table(over, OVERLOAD_COLUMNS) if over else ""]
+    parts = [table(fan, COLUMNS) if fan else "", cpu_footnote(fan, min_cpu),
+             table(over, OVERLOAD_COLUMNS) if over else ""]
     return "\n\n".join(p for p in parts if p)
 
 
