@@ -58,6 +58,7 @@ def test_cpu_per_unit_is_total_over_total_with_the_repeats_spread():
 def test_a_figure_under_the_minimum_or_the_floor_is_flagged():
     assert not cpu_figure([(0.9, 1000)], min_cpu=1.0).reliable
     assert cpu_figure([(1.0, 1000)], min_cpu=1.0).reliable
+    assert cpu_figure([(1.38 - 1.23, 10), (1.38 - 1.23, 10)], min_cpu=0.3).reliable  # 0.29999999999999993: 30 ticks
     assert not cpu_figure([(CPU_FLOOR / 2, 1000)], min_cpu=0.01).reliable  # too few ticks, whatever was asked
     rows = [{"server": "raw", **cpu_figure([(1.0, 100_000)]).fields()},
             {"server": "x", **cpu_figure([(0.02, 1000)]).fields()}]

@@ -175,6 +175,7 @@ def progress(items: Iterable, total: int | None = None, desc: str = "", enabled:
 
 TICK = 0.01  # seconds: the resolution of a process's CPU clock (USER_HZ = 100)
 CPU_FLOOR = 20 * TICK  # below this much CPU, no figure is reliable, whatever --min-cpu says
+EPSILON = 1e-6  # seconds: sums of clock readings are floats (0.15 + 0.15 may be 0.29999999999999993)
 MIN_CPU = 1.0  # default --min-cpu: seconds of server CPU per cell, over all its repeats
 MAX_ROUNDS = 1000  # default --max-rounds, per repeat
 TIME_LIMIT = 60.0  # default --time-limit: wall-clock seconds per repeat
@@ -214,13 +215,12 @@ async def run_rounds(server_cpu: Callable[[], float], one_round: Callable[[], Aw
     again and again until the server has used ``target`` seconds of CPU since the first round,
     or ``max_rounds`` rounds ran, or ``time_limit`` seconds passed; at least one round.
 
-    The server's CPU clock is read before the first round and after each one, so the rounds
-    add up to the whole interval: a round shorter than a tick costs no accuracy.
+    The server's CPU clock is read before the first round and after each one; the repeat's CPU
+    is the whole interval's (first reading to last): a round shorter than a tick costs no accuracy.
     """
     rep = Repeat()
     start = time.monotonic()
-    cpu0 = cpu_then = server_cpu()
-    t_then = start
+    cpu0 = server_cpu()
     while True:
         try:
             units = await one_round()
@@ -229,10 +229,9 @@ async def run_rounds(server_cpu: Callable[[], float], one_round: Callable[[], Aw
             return rep
         cpu_now, t_now = server_cpu(), time.monotonic()
         rep.units += units
-        rep.cpu += cpu_now - cpu_then
-        rep.seconds += t_now - t_then
+        rep.cpu = cpu_now - cpu0
+        rep.seconds = t_now - start
         rep.rounds += 1
-        cpu_then, t_then = cpu_now, t_now
         if cpu_now - cpu0 >= target or rep.rounds >= max_rounds or t_now - start >= time_limit:
             return rep
 
@@ -267,7 +266,7 @@ def cpu_figure(samples: Iterable[tuple[float, int]], min_cpu: float = MIN_CPU) -
     return CpuFigure(us=cpu / units * 1e6 if units > 0 else None,
                      us_min=min(per) if per else None, us_max=max(per) if per else None,
                      seconds=cpu, units=units,
-                     reliable=units > 0 and cpu >= min_cpu and cpu >= CPU_FLOOR)
+                     reliable=units > 0 and cpu >= max(min_cpu, CPU_FLOOR) - EPSILON)
 
 
 def ratio(num: float | None, den: float | None) -> float | None:
