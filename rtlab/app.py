@@ -1,6 +1,7 @@
 """The app factory: ``create_app(settings)`` builds a fresh FastAPI app with every route."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         internals.warn_once()
+        services.loop = asyncio.get_running_loop()
         try:
             await services.broker.start()
         except BrokerUnavailable as exc:

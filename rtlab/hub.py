@@ -7,8 +7,9 @@ The hub does what ``websockets.broadcast()`` does, and a bit more:
 * A message is serialized **once** (JSON text, and the WebSocket frame bytes) however many
   clients receive it.
 * Publishing only appends to each connection's bounded **outbox**; it never awaits a socket.
-  Each connection has its own **writer task** that drains everything queued at each wake-up,
-  in one write where the server allows it.
+  Everything queued in one turn of the event loop goes out in **one write**, scheduled with
+  ``call_soon``: an idle connection holds no task. Only a connection under backpressure (its
+  peer reads slowly) gets a **writer task**, which waits for the socket and ends once caught up.
 * A connection whose outbox grows past ``outbox_limit_bytes``, or whose writer makes no
   progress for ``stall_timeout`` seconds, is **dropped**: closed with 1013 and a reason, its
   socket aborted, and counted. The others never wait for it.
@@ -67,12 +68,12 @@ class Connection:
     """An accepted WebSocket in the hub: its identity, its outbox and its writer.
 
     Idle connections are the common case, so each one is kept small: slots instead of a
-    ``__dict__``, a list for the outbox, and the writer parks on a plain future rather than an
-    ``asyncio.Event`` (each Event, like each deque, costs about 760 bytes even when empty).
+    ``__dict__``, a list for the outbox, and no parked writer task (a task and its coroutine frame
+    cost more than a kilobyte per connection; each empty ``asyncio.Event`` or deque about 760 bytes).
     """
 
     __slots__ = ("id", "hub", "ws", "endpoint", "user", "groups", "outbox", "queued", "waiting_since",
-                 "closed", "shared", "held", "_proto", "_writer", "_waiter", "_writing", "_flushed")
+                 "closed", "shared", "held", "_proto", "_writer", "_scheduled", "_flushed")
     _ids = itertools.count(1)
 
     def __init__(self, hub: "Hub", ws: WebSocket, endpoint: str, user: str | None) -> None:
@@ -89,9 +90,8 @@ class Connection:
         self.shared = False  # counted in the broker's shared state (Redis)
         self.held: list[Outgoing] | None = None  # live messages waiting for the history (see hold())
         self._proto = internals.fast_transport(ws)
-        self._writer: asyncio.Task | None = None
-        self._waiter: asyncio.Future | None = None  # the parked writer's wake-up
-        self._writing = False  # a batch is on its way to the socket
+        self._writer: asyncio.Task | None = None  # only while the peer applies backpressure
+        self._scheduled = False  # a flush of the outbox is scheduled (call_soon)
         self._flushed: asyncio.Future | None = None  # for close(): resolved once all is written
 
     def __repr__(self) -> str:
@@ -118,11 +118,9 @@ class Connection:
         if self.queued > self.hub.outbox_limit:
             self.hub.drop(self, f"too slow: over {self.hub.outbox_limit} bytes waiting")
             return False
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        if not self._scheduled and self._writer is None:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
         return True
 
     def hold(self) -> None:
@@ -139,25 +137,43 @@ class Connection:
             if after is None or item.key is None or item.key > after:
                 self.send(item)
 
-    def start(self) -> None:
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name=f"writer-{self.id}")
+    def _flush(self) -> None:
+        """Write everything queued this turn in one go; under backpressure, hand over to a writer."""
+        self._scheduled = False
+        if self.closed or self._writer is not None:
+            return
+        proto = self._proto
+        try:
+            if proto is not None and self.outbox and internals.write_now(proto, self._frames()):
+                self._sent(self.outbox)
+                self.outbox = []
+        except internals.TRANSPORT_ERRORS:  # the peer went away: the reader sees it too
+            self.hub.remove(self)
+            return
+        except Exception:  # a fault of ours (or of a framework upgrade): said, not swallowed
+            log.exception("writing to %r failed", self)
+            self.hub.remove(self)
+            return
+        if self.outbox:  # backpressure, or the public API (whose send is a coroutine)
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name=f"writer-{self.id}")
+        else:
+            self._signal_flushed()
+
+    def _frames(self) -> bytes:
+        return b"".join([m.frame for m in self.outbox])
+
+    def _sent(self, batch: list[Outgoing]) -> None:
+        self.queued -= sum(m.size for m in batch)
+        self.waiting_since = time.monotonic()
+        self.hub.metrics.messages_out += len(batch)
 
     async def _write_loop(self) -> None:
-        loop = asyncio.get_running_loop()
+        """Drain the outbox, waiting for the socket as it asks; end once caught up."""
         try:
-            while True:
-                if not self.outbox:
-                    self._signal_flushed()
-                    self._waiter = loop.create_future()
-                    await self._waiter
-                    continue
+            while self.outbox:
                 batch, self.outbox = self.outbox, []
-                self._writing = True
                 await self._write(batch)
-                self._writing = False
-                self.queued -= sum(m.size for m in batch)
-                self.waiting_since = time.monotonic()
-                self.hub.metrics.messages_out += len(batch)
+                self._sent(batch)
         except asyncio.CancelledError:
             raise
         except internals.TRANSPORT_ERRORS:  # the peer went away mid-write: the reader sees it too
@@ -166,6 +182,7 @@ class Connection:
             log.exception("writer of %r failed", self)
             self.hub.remove(self)
         finally:
+            self._writer = None
             self._signal_flushed()
 
     def _signal_flushed(self) -> None:
@@ -175,7 +192,7 @@ class Connection:
 
     async def flush(self, timeout: float) -> None:
         """Wait (at most ``timeout`` s) until everything queued so far has been written."""
-        if self.closed or not (self.outbox or self._writing):
+        if self.closed or not (self.outbox or self._writer is not None):
             return
         if self._flushed is None:
             self._flushed = asyncio.get_running_loop().create_future()
@@ -250,7 +267,7 @@ class Hub:
 
     # -- joining and leaving -------------------------------------------------------------
     def add(self, conn: Connection, groups: Iterable[str] = ()) -> None:
-        """Register an accepted connection in every index and start its writer."""
+        """Register an accepted connection in every index."""
         self.connections.add(conn)
         self.by_id[conn.id] = conn
         if conn.user is not None:
@@ -258,7 +275,6 @@ class Hub:
         for group in groups:
             self.groups[group].add(conn)
             conn.groups.add(group)
-        conn.start()
         self.metrics.accepted += 1
 
     def remove(self, conn: Connection) -> bool:

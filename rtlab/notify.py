@@ -25,8 +25,10 @@ class Notifier:
     ``history_lost``), so that notifying many distinct ids cannot grow memory without bound.
     """
 
-    def __init__(self, log_size: int, max_users: int = 10_000) -> None:
+    def __init__(self, log_size: int, max_users: int = 10_000, limit_bytes: int = 1 << 20,
+                 stall_timeout: float = 5.0) -> None:
         self.log_size = log_size
+        self.limit_bytes, self.stall_timeout = limit_bytes, stall_timeout  # each subscriber's (see channels)
         self.max_users = max_users
         self.channels: OrderedDict[str, Channel] = OrderedDict()
 
@@ -34,7 +36,8 @@ class Notifier:
         """The user's SSE channel (its log lets a reconnecting client catch up)."""
         ch = self.channels.get(user)
         if ch is None:
-            ch = self.channels[user] = Channel(f"notifications:{user}", self.log_size)
+            ch = self.channels[user] = Channel(f"notifications:{user}", self.log_size, self.limit_bytes,
+                                                  self.stall_timeout)
             self._evict()
         else:
             self.channels.move_to_end(user)

@@ -19,8 +19,11 @@ class Services:
         # Set when the server begins to shut down: streams end, loops stop.
         self.closing = asyncio.Event()
         self.hub = Hub(settings)  # this process's WebSockets
-        self.notifier = Notifier(settings.event_log_size)  # per-user notification logs and SSE subscribers
-        self.announcements = Channel("announcements", settings.event_log_size)
+        # per-user notification logs and SSE subscribers, with the hub's slow-consumer limits
+        self.notifier = Notifier(settings.event_log_size, limit_bytes=settings.outbox_limit_bytes,
+                                 stall_timeout=settings.stall_timeout)
+        self.announcements = Channel("announcements", settings.event_log_size, settings.outbox_limit_bytes,
+                                     settings.stall_timeout)
         self.history = History(settings.history_size)  # chat rooms, in this process
         self.documents = Documents()  # shared documents, in this process
         self.pools = PoolLimits()  # per-user connection limits taken in this process
@@ -28,6 +31,7 @@ class Services:
                                         self.documents, self.pools))
         self.naive = Naive(settings.max_connections_per_user)  # the tutorial endpoints' state
         self.http_requests = 0  # counted by the app's middleware, read by the dashboard
+        self.loop: asyncio.AbstractEventLoop | None = None  # the server's event loop, once it runs
 
     @property
     def subscriptions(self) -> list[Subscription]:

@@ -16,8 +16,7 @@ from .helpers import closed_with, recv_json, recv_until, wait_until
 
 def on_server_loop(lab, coro_fn, timeout: float = 5.0):
     """Run ``coro_fn()`` on the server's own event loop; its result."""
-    loop = next(iter(lab.services.hub.connections))._writer.get_loop()
-    return asyncio.run_coroutine_threadsafe(coro_fn(), loop).result(timeout)
+    return asyncio.run_coroutine_threadsafe(coro_fn(), lab.services.loop).result(timeout)
 
 
 class Recorder:
@@ -106,10 +105,10 @@ def test_with_the_internals_forced_off_the_public_api_serves_the_same(monkeypatc
 
 
 def test_a_write_fault_that_is_not_the_peers_is_logged_not_swallowed(lab, monkeypatch):
-    async def broken(proto, data):
+    def broken(proto, data):
         raise AttributeError("a renamed attribute")
 
-    monkeypatch.setattr(internals, "write_frames", broken)
+    monkeypatch.setattr(internals, "write_now", broken)
     with connect(f"{lab.ws_url}/ws/notifications/wes") as ws:
         with pytest.raises(Exception):
             ws.recv(timeout=5)  # the connection is dropped...
@@ -133,3 +132,15 @@ def test_a_stream_keeps_a_constant_number_of_tasks(lab):
 
 def test_the_hub_has_no_broker():
     assert not hasattr(Hub, "bus") and "connect" not in vars(Hub)
+
+
+def test_an_idle_connection_holds_no_task(lab):
+    """A writer task exists only while a peer applies backpressure."""
+    async def writers() -> list[str]:
+        return [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("writer-")]
+
+    with connect(f"{lab.ws_url}/ws/broadcast?username=ida") as ida, connect(f"{lab.ws_url}/ws/broadcast?username=ian"):
+        recv_json(ida)
+        ida.send(json.dumps({"message": "hello"}))
+        recv_until(ida, lambda m: m.get("message") == "hello")
+        assert on_server_loop(lab, writers) == []

@@ -220,8 +220,8 @@ def test_a_subscriber_that_stops_reading_does_not_block_the_others():
 
 
 def test_keepalive_comment_when_idle(lab, monkeypatch):
-    import fastapi.routing
-    monkeypatch.setattr(fastapi.routing, "_PING_INTERVAL", 0.2)
+    from rtlab import channels
+    monkeypatch.setattr(channels, "KEEPALIVE", 0.2)
     with httpx.stream("GET", lab.url + "/sse/announcements", timeout=5) as r:
         seen = b""
         for chunk in r.iter_raw():
@@ -251,3 +251,28 @@ def test_streams_end_cleanly_when_the_server_stops():
         t.join(10)
     assert isinstance(outcome["/sse?interval=0.05"], list) and outcome["/sse?interval=0.05"][0] == "Message 1"
     assert outcome["/sse/announcements"] == []
+
+
+async def test_a_flood_of_announcements_drops_no_healthy_subscriber():
+    """Back-to-back announcements faster than one event per wake-up: every healthy subscriber gets
+    every one of them (its writer sends all that queued up in one write); none is dropped."""
+    from rtlab.bench.clients import Poster, subscribe, stamp
+
+    subscribers, announcements, posters = 200, 1500, 4
+    with LabServer() as lab:
+        subs = [await subscribe(lab.port, "/sse/announcements") for _ in range(subscribers)]
+        done = [s.arm(announcements) for s in subs]
+        conns = [await Poster.open(lab.port) for _ in range(posters)]
+
+        async def post(poster, count):
+            for _ in range(count):
+                assert await poster.post(f"/announce?message={stamp()}") == 200
+
+        await asyncio.gather(*(post(p, announcements // posters) for p in conns))
+        await asyncio.wait_for(asyncio.gather(*done), 60)
+        assert [s.got for s in subs] == [announcements] * subscribers
+        assert lab.services.announcements.dropped == 0 and not any(s.ended.done() for s in subs)
+        for c in conns:
+            c.close()
+        for s in subs:
+            s.transport.abort()

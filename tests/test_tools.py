@@ -218,6 +218,28 @@ def test_redis_server_keeps_its_api():
 
 # --- make lab -------------------------------------------------------------------------------
 
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not redis.available(), reason="needs Linux and redis-server")
+def test_a_killed_owner_leaves_no_redis_server_behind():
+    """A kernel killed mid-notebook must not leave an orphan redis-server (PR_SET_PDEATHSIG)."""
+    from .helpers import wait_until
+
+    code = "from rtlab.tools.redis import RedisServer; import sys, time\n" \
+           "r = RedisServer().start(); print(r.proc.pid, flush=True); sys.stdin.read()"
+    owner = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    pid = int(owner.stdout.readline())
+    owner.kill()
+    owner.wait()
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_until(gone, timeout=10, what="the redis-server to end with its owner")
+
+
 def test_lab_settings_turn_the_news_prompt_off(tmp_path):
     path = lab.write_settings(tmp_path)
     assert path == tmp_path / "overrides.d" / "rtlab.json"

@@ -132,6 +132,6 @@ class MemoryBroker:
                        content: str | None) -> None:
         doc = self.local.documents[doc_id]
         op = doc.apply_edit(base_version, edit, content)
-        self.local.hub.publish(f"document:{doc_id}", doc.edit_message(op, conn.user, content is not None),
-                               exclude=conn)
+        self.local.hub.publish(f"document:{doc_id}", Outgoing(doc.edit_message(op, conn.user, content is not None),
+                                                              key=(doc.version, 0)), exclude=conn)
         conn.send({"type": "ack", "version": doc.version})

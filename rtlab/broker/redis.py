@@ -71,6 +71,13 @@ redis.call('PUBLISH', ARGV[5], '{"kind":"say","group":' .. cjson.encode(ARGV[4])
 return sid
 """
 
+# A document's content, version and operations, read in one step: read one by one, another node's
+# commit could fall in between, and the edit be refused for an inconsistency that never existed.
+_DOC_READ = """
+return {redis.call('HGET', KEYS[1], 'content') or '', redis.call('HGET', KEYS[1], 'version') or '0',
+        redis.call('LRANGE', KEYS[2], 0, -1)}
+"""
+
 _LOG_APPEND = """
 local id = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[2], id, ARGV[1])
@@ -279,7 +286,8 @@ class RedisBroker:
             exclude = None
             if env.get("exclude_node") == self.node:
                 exclude = hub.by_id.get(env["exclude_conn"])
-            hub.publish(env["group"], Outgoing(env["payload"]), exclude=exclude)
+            key = env.get("key")
+            hub.publish(env["group"], Outgoing(env["payload"], key=None if key is None else (key, 0)), exclude=exclude)
         elif kind == "say":
             message = {**json.loads(env["message"]), "id": f"{env['epoch']}.{env['position']}"}
             hub.publish(env["group"], Outgoing(message, key=order_key(env["position"])))
@@ -297,8 +305,8 @@ class RedisBroker:
                 conn.send(Outgoing(env["payload"]))
 
     @staticmethod
-    def _group_envelope(group: str, text: str, exclude: Connection | None, node: str) -> dict:
-        return {"kind": "group", "group": group, "payload": text,
+    def _group_envelope(group: str, text: str, exclude: Connection | None, node: str, key: int | None = None) -> dict:
+        return {"kind": "group", "group": group, "payload": text, "key": key,
                 "exclude_node": node if exclude else None, "exclude_conn": exclude.id if exclude else None}
 
     async def publish(self, group: str, payload: Any, exclude: Connection | None = None) -> None:
@@ -378,9 +386,8 @@ class RedisBroker:
             while True:
                 try:
                     await pipe.watch(state, ops)
-                    text, version = await pipe.hmget(state, "content", "version")
-                    history = [json.loads(o) for o in await pipe.lrange(ops, 0, -1)]
-                    doc = Document(DOC_HISTORY, text or "", int(version or 0), history)
+                    text, version, raw_ops = await pipe.eval(_DOC_READ, 2, state, ops)
+                    doc = Document(DOC_HISTORY, text, int(version), [json.loads(o) for o in raw_ops])
                     op = doc.apply_edit(base_version, edit, content)
                     message = doc.edit_message(op, conn.user, content is not None)
                     pipe.multi()
@@ -388,7 +395,7 @@ class RedisBroker:
                     pipe.rpush(ops, json.dumps(op))
                     pipe.ltrim(ops, -DOC_HISTORY, -1)
                     pipe.publish(BUS, json.dumps(self._group_envelope(f"document:{doc_id}", Outgoing(message).text,
-                                                                      conn, self.node)))
+                                                                      conn, self.node, key=doc.version)))
                     pipe.publish(BUS, json.dumps({"kind": "connection", "node": self.node, "conn": conn.id,
                                                   "payload": Outgoing({"type": "ack", "version": doc.version}).text}))
                     await pipe.execute()

@@ -120,15 +120,15 @@ async def document(ws: WebSocket, doc_id: str, user_id: str | None = None) -> No
     async def left(conn: Connection) -> None:
         await broker.publish(group, {"type": "user_left", "user_id": user_id})
 
-    # Joined first, then the state is read: an edit committed in between arrives as well, with a
-    # version the client already has, and clients skip those.
-    async with session(services, ws, "document", user=user_id, groups=[group], left=left) as conn:
+    # Held from before the state is read until the state is sent: an edit committed meanwhile is
+    # either in the state (and dropped from what was held) or sent after it, never before it.
+    async with session(services, ws, "document", user=user_id, groups=[group], hold=True, left=left) as conn:
         try:
             state = await broker.doc_state(doc_id)
         except OTError as exc:
             await close_quietly(ws, TRY_AGAIN_LATER, str(exc))
             return
-        conn.send({"type": "init", "content": state.content, "version": state.version})
+        conn.release((state.version, 0), first=[{"type": "init", "content": state.content, "version": state.version}])
         await broker.publish(group, {"type": "user_joined", "user_id": user_id}, exclude=conn)
         async for msg in conn.messages(_doc_edit):
             try:

@@ -6,10 +6,7 @@ Both resume: SSE with ``Last-Event-ID``, WebSocket with ``?since=ID``.
 """
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from fastapi import APIRouter, Body, HTTPException, Query, Request, WebSocket
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 
 from ..hub import Connection
@@ -18,7 +15,7 @@ from ..notify import ENDPOINT, group_of
 from ..session import session
 from ..wsio import Inbound
 from .common import bad_name, refuse, services_of
-from .sse import LastEventId, Limit, follow
+from .sse import EventStream, LastEventId, Limit
 
 router = APIRouter()
 
@@ -31,7 +28,6 @@ async def notifications(ws: WebSocket, user_id: str, since: str | None = Query(N
     if why := bad_name(user_id, "user id"):
         return await refuse(ws, why)
     services = services_of(ws)
-    channel = services.notifier.channel(user_id)
 
     async def joined(conn: Connection) -> None:
         # Held since before the log was read: live notifications wait, then follow the replay
@@ -39,6 +35,7 @@ async def notifications(ws: WebSocket, user_id: str, since: str | None = Query(N
         first: list[dict] = [{"type": "connected", "message": "Notifications enabled"}]
         after = None
         if since is not None:
+            channel = services.notifier.channel(user_id)  # (only then: an idle connection holds no log)
             events, lost = await services.broker.replay(channel, int(since)) if since.isdigit() else ([], True)
             if lost:
                 bounds = await services.broker.log_bounds(channel)
@@ -73,10 +70,8 @@ async def notify(request: Request, user_id: str, message: Text | None = Query(No
     return {"status": "user not connected", "delivered": 0}
 
 
-@router.get("/sse/notifications/{user_id}", response_class=EventSourceResponse)
+@router.get("/sse/notifications/{user_id}", response_class=EventStream)
 async def sse_notifications(request: Request, user_id: str, limit: int | None = Limit(),
-                            last_event_id: str | None = LastEventId()) -> AsyncIterator[ServerSentEvent]:
+                            last_event_id: str | None = LastEventId()) -> EventStream:
     """What ``POST /notify/{user_id}`` sends, with ids; ``Last-Event-ID`` replays what was missed."""
-    channel = services_of(request).notifier.channel(user_id)
-    async for ev in follow(request, channel, last_event_id, limit, user=user_id):
-        yield ev
+    return EventStream(services_of(request).notifier.channel(user_id), last_event_id, limit, user=user_id)

@@ -1,4 +1,6 @@
-"""Server-Sent Events with FastAPI's own support (``fastapi.sse``).
+"""Notebook 07: Server-Sent Events. The ticking streams use FastAPI's own support (``fastapi.sse``);
+the fan-out streams (announcements, notifications) use :class:`EventStream`, which sends each
+event's bytes, built once, to every subscriber (see :mod:`rtlab.channels` for why).
 
 Every stream takes ``?interval=`` (seconds between events) and ``?limit=`` (end after N
 events). Each stream stops its work when the client goes away (FastAPI cancels the
@@ -12,11 +14,13 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
+from fastapi.responses import Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 
 from ..channels import Channel
 from ..messages import Text, utc_now
+from ..wsio import dumps
 from .common import services_of
 
 router = APIRouter()
@@ -144,55 +148,89 @@ async def stock(request: Request, symbol: str, interval: float = Interval(),
                               retry=RETRY_MS if n == 1 else None)
 
 
-async def follow(request: Request, channel: Channel, last_event_id: str | None,
-                 limit: int | None, user: str | None = None) -> AsyncIterator[ServerSentEvent]:
-    """Replay what a reconnecting client missed, then the live stream, each event with its id."""
-    known = int(last_event_id) if last_event_id is not None and last_event_id.isdigit() else None
-    broker = services_of(request).broker
-    subscribed = await broker.subscribe(channel, known, user)
-    sub, replay, upto = subscribed.sub, subscribed.replay, subscribed.upto
-    # a malformed id is as unknown as one from another server run
-    lost = subscribed.lost or (last_event_id is not None and known is None)
-    sent = 0
-    retry: int | None = RETRY_MS  # on the first event: browsers then reconnect after 1 s, not 3
+class EventStream(Response):
+    """A resumable SSE stream of a :class:`~rtlab.channels.Channel`: the fan-out path.
 
-    def event(ev) -> ServerSentEvent:
-        nonlocal retry, sent
-        # The event's JSON is built once for all subscribers (not once per subscriber).
-        out = ServerSentEvent(id=str(ev.id), event=ev.event, raw_data=ev.json, retry=retry)
-        retry, sent = None, sent + 1
-        return out
+    Plain ASGI under FastAPI's routing: every event's wire bytes were built once by the channel,
+    and each wake-up sends everything queued since the last one in one chunk. It replays what a
+    reconnecting client missed (``Last-Event-ID``), says ``history_lost`` when it can't, sends a
+    ``: ping`` comment after :data:`~rtlab.channels.KEEPALIVE` idle seconds, stops at ``limit``
+    events, and ends with a complete body when the server shuts down or drops a slow subscriber.
+    """
 
-    try:
-        if lost:
-            bounds = await broker.log_bounds(channel)
-            yield ServerSentEvent(event="history_lost", retry=retry,
-                                  data={"last_event_id": last_event_id, "oldest_available": bounds.oldest,
-                                        "latest": bounds.latest})
-            retry, sent = None, sent + 1
-        else:
-            yield ServerSentEvent(comment="subscribed")  # a comment: clients see no event
-        for ev in replay:
-            if limit is not None and sent >= limit:
-                return
-            yield event(ev)
-        while limit is None or sent < limit:
-            ev = await sub.next()
-            if ev is None:  # dropped for falling behind, or the server is shutting down
-                return
-            if ev.id <= upto:  # already replayed (published while the replay was being read)
-                continue
-            yield event(ev)
-    finally:
-        await broker.unsubscribe(channel, sub, user)
+    media_type = "text/event-stream"
+
+    def __init__(self, channel: Channel, last_event_id: str | None, limit: int | None,
+                 user: str | None = None) -> None:
+        super().__init__(status_code=200)
+        self.channel, self.last_event_id, self.limit, self.user = channel, last_event_id, limit, user
+
+    async def __call__(self, scope, receive, send) -> None:
+        broker = scope["app"].state.services.broker
+        last_event_id = self.last_event_id
+        known = int(last_event_id) if last_event_id is not None and last_event_id.isdigit() else None
+        subscribed = await broker.subscribe(self.channel, known, self.user)
+        sub, upto, limit = subscribed.sub, subscribed.upto, self.limit
+        # The client going away ends the stream at once, not at the next event or ping.
+        gone = asyncio.ensure_future(_disconnected(receive))
+        gone.add_done_callback(lambda _: sub.end())
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+            # The first event carries a short retry (browsers then reconnect after 1 s, not 3).
+            retry = f"retry: {RETRY_MS}\n".encode()
+            sent = 0
+            if subscribed.lost or (last_event_id is not None and known is None):  # malformed: unknown too
+                bounds = await broker.log_bounds(self.channel)
+                data = dumps({"last_event_id": last_event_id, "oldest_available": bounds.oldest,
+                              "latest": bounds.latest})
+                head = [retry + f"event: history_lost\ndata: {data}\n\n".encode()]
+                retry, sent = b"", 1
+            else:
+                head = [b": subscribed\n\n"]  # a comment: clients see no event
+            replay = subscribed.replay if limit is None else subscribed.replay[:max(0, limit - sent)]
+            if replay:
+                head += [retry, *[ev.wire for ev in replay]]
+                retry, sent = b"", sent + len(replay)
+            await send({"type": "http.response.body", "body": b"".join(head), "more_body": True})
+            while limit is None or sent < limit:
+                batch = await sub.take()
+                if batch is None:  # dropped for falling behind, or the server is shutting down
+                    break
+                if not batch:
+                    await send({"type": "http.response.body", "body": b": ping\n\n", "more_body": True})
+                    continue
+                if upto and batch[0].id <= upto:  # already replayed (published while the log was read)
+                    batch = [ev for ev in batch if ev.id > upto]
+                if limit is not None:
+                    batch = batch[:limit - sent]
+                if batch:
+                    sent += len(batch)
+                    await send({"type": "http.response.body", "more_body": True,
+                                "body": b"".join([retry, *[ev.wire for ev in batch]])})
+                    retry = b""
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # the client went away mid-write
+            pass
+        finally:
+            gone.cancel()
+            sub.end()
+            await broker.unsubscribe(self.channel, sub, self.user)
 
 
-@router.get("/sse/announcements", response_class=EventSourceResponse)
+HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
+           (b"x-accel-buffering", b"no")]
+
+
+async def _disconnected(receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+@router.get("/sse/announcements", response_class=EventStream)
 async def announcements(request: Request, limit: int | None = Limit(),
-                        last_event_id: str | None = LastEventId()) -> AsyncIterator[ServerSentEvent]:
+                        last_event_id: str | None = LastEventId()) -> EventStream:
     """Every announcement to every subscriber, in order, with ids; resumable with ``Last-Event-ID``."""
-    async for ev in follow(request, services_of(request).announcements, last_event_id, limit):
-        yield ev
+    return EventStream(services_of(request).announcements, last_event_id, limit)
 
 
 class AnnounceBody(BaseModel):

@@ -5,11 +5,13 @@
 """
 from __future__ import annotations
 
+import atexit
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import weakref
 
 
 class NoRedis(RuntimeError):
@@ -59,7 +61,8 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> "RedisServer":
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        _started.add(self)  # stopped at exit, if nobody did
         deadline = time.monotonic() + timeout
         while not self._answers():  # ready when it answers PING (about 30 ms)
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -98,3 +101,25 @@ class RedisServer:
 
     def __repr__(self) -> str:
         return f"<redis-server {'running' if self.proc else 'stopped'}>"
+
+
+def _die_with_parent() -> None:
+    """In the child, on Linux: get SIGTERM when the process that started it dies (a killed kernel
+    must not leave a redis-server behind). Elsewhere the atexit hook below is all there is."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+
+_started: "weakref.WeakSet[RedisServer]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_started):
+        server.stop()
