@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
 from rtlab import LabServer
+from rtlab.tools.redis import RedisServer
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -32,4 +34,13 @@ def lab():
 def shared_lab():
     """One server for a module whose tests don't disturb each other."""
     with LabServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def redis_server():
+    """A redis-server of the tests' own, on a free port, for one test module."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server (apt-get install redis-server)")
+    with RedisServer() as server:
         yield server

@@ -1,12 +1,12 @@
 """Small helpers the tests share."""
 from __future__ import annotations
 
-import base64
 import json
-import os
 import socket
 
 from websockets.exceptions import ConnectionClosed
+
+from rtlab.bench.clients import handshake_request
 
 
 def closed_with(ws, timeout: float = 5.0) -> tuple[int, str]:
@@ -28,10 +28,7 @@ def ask(ws, payload, timeout: float = 5.0):
 def raw_handshake(port: int, path: str, extra_headers: str = "") -> socket.socket:
     """A bare TCP WebSocket client after a successful handshake: it reads only what we tell it to."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                  f"{extra_headers}\r\n").encode())
+    sock.sendall(handshake_request("127.0.0.1", port, path, headers=extra_headers))
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = sock.recv(1)

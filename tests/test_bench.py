@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from rtlab.bench.clients import frame_header, handshake_request, masked_frame
+from rtlab.bench.clients import frame, frame_header, handshake_request
 from rtlab.bench.common import (CPU_FLOOR, Incomplete, add_cpu_vs, cpu_figure, fmt_cpu, fmt_ratio, ratio, run_rounds,
                                 table)
 
@@ -94,8 +94,8 @@ def test_rounds_run_until_the_cpu_target_and_stay_bounded():
 
 
 def test_the_clients_frames_and_handshake():
-    frame = masked_frame(0x1, b"x" * 300)
-    assert frame[0] == 0x81 and frame[1] == 0x80 | 126 and len(frame) == 4 + 4 + 300
+    built = frame(0x1, b"x" * 300)
+    assert built[0] == 0x81 and built[1] == 0x80 | 126 and len(built) == 4 + 4 + 300
     server_frame = bytes([0x81, 126]) + (300).to_bytes(2, "big") + b"y" * 300
     assert frame_header(server_frame) == (0x1, 4, 300)
     assert frame_header(server_frame[:100]) is None

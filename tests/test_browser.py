@@ -9,8 +9,6 @@ import pytest
 from rtlab import LabServer
 from rtlab.tools.browser import CHROMIUM_ARGS
 
-from .test_scaleout import redis_server  # noqa: F401 (a fixture)
-
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None,

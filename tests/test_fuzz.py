@@ -6,7 +6,6 @@ unhandled exception (1011), and never cost a healthy client a message.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -21,7 +20,7 @@ from pydantic import BaseModel
 from websockets.asyncio.client import connect as aconnect
 
 from rtlab import LabServer
-from rtlab.tools.clients import frame, frame_header
+from rtlab.bench.clients import frame, frame_header, handshake_request
 from rtlab.routes import apps, auth, basic, pooling, rooms
 from rtlab.wsio import Inbound
 
@@ -157,9 +156,7 @@ async def fuzz_connection(port: int, target: Target, frames: list[bytes], tally:
     headers = "".join(f"{k}: {v}\r\n" for k, v in target.kwargs.get("additional_headers", {}).items())
     if "subprotocols" in target.kwargs:
         headers += f"Sec-WebSocket-Protocol: {', '.join(target.kwargs['subprotocols'])}\r\n"
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n").encode())
+    writer.write(handshake_request("127.0.0.1", port, path, headers=headers))
     head = await reader.readuntil(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101"), (target.route, head[:80])
     tally.connections += 1

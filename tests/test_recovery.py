@@ -18,9 +18,7 @@ from websockets.asyncio.client import connect
 
 from rtlab import LabServer
 
-from .helpers import recv_json, recv_until
-from .test_scaleout import needs_redis  # noqa: F401 (the fixture below is shared)
-from .test_scaleout import Node, redis_server  # noqa: F401
+from .test_scaleout import Node, needs_redis
 
 
 async def _next(ws, timeout: float = 5.0) -> dict:
@@ -158,7 +156,7 @@ async def publish_continuously(ws_url: str, room: str, total: int) -> None:
     ws, _ = await join(ws_url, room, "publisher")
     for i in range(total):
         await ws.send(json.dumps({"type": "message", "message": str(i)}))
-    while (m := await _next(ws, timeout=10)).get("message") != str(total - 1):
+    while (await _next(ws, timeout=10)).get("message") != str(total - 1):
         pass
     await ws.close()
 
@@ -213,7 +211,7 @@ async def test_a_websocket_notification_shows_the_id_of_its_sse_twin(lab):
 
 # -- across processes -------------------------------------------------------------------------------
 @needs_redis
-def test_a_client_recovers_on_the_other_process_behind_redis(redis_server):  # noqa: F811
+def test_a_client_recovers_on_the_other_process_behind_redis(redis_server):
     a, b = Node(redis_server.url), Node(redis_server.url)
     try:
         asyncio.run(_recover_across(a, b))
@@ -239,7 +237,7 @@ async def _recover_across(a: Node, b: Node) -> None:
 
 
 @needs_redis
-def test_no_gap_and_no_repeat_across_processes_while_readers_hop(redis_server):  # noqa: F811
+def test_no_gap_and_no_repeat_across_processes_while_readers_hop(redis_server):
     a, b = Node(redis_server.url), Node(redis_server.url)
     total = 90  # within the nodes' default history (100): a hop never falls out of it
 

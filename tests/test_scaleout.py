@@ -22,7 +22,7 @@ from websockets.sync.client import connect
 from rtlab import LabServer, ServerStartError
 
 from .helpers import recv_json, recv_until, wait_until
-from rtlab.tools.redis import RedisServer, free_port
+from rtlab.tools.redis import free_port
 
 needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None,
                                  reason="needs redis-server (apt-get install redis-server)")
@@ -55,15 +55,6 @@ class Node:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.proc.communicate()
-
-
-@pytest.fixture(scope="module")
-def redis_server():
-    if shutil.which("redis-server") is None:
-        pytest.skip("needs redis-server (apt-get install redis-server)")
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["redis", "memory"])

@@ -3,7 +3,7 @@
 Every benchmark under :mod:`rtlab.bench` opens its connections with these, and nothing else:
 
 * :func:`handshake_request` — the bytes of a WebSocket opening handshake (RFC 6455, section 4.1);
-* :func:`masked_frame` — a client frame (masked, FIN set) with any opcode;
+* :func:`frame` — a client frame with any opcode: masked and FIN set, or breaking any rule on purpose;
 * :func:`frame_header` — the header of an unmasked server frame in a buffer;
 * :func:`take_handshake` — consume the server's ``101`` response at the start of a buffer;
 * :class:`Idle` — completes the handshake, then only keeps its socket open;
@@ -33,29 +33,39 @@ def stamp() -> str:
 
 
 def handshake_request(host: str, port: int, path: str, key: str | None = None, *,
-                      extensions: str | None = None) -> bytes:
-    """The opening handshake of a WebSocket client for ``ws://host:port/path``.
+                      extensions: str | None = None, headers: str = "") -> bytes:
+    """The opening handshake of a WebSocket client for ``ws://host:port/path``: the one copy of it,
+    for the benchmarks, the notebooks' misbehaving clients and the tests.
 
     ``key`` is the ``Sec-WebSocket-Key`` (16 random bytes, base64, by default); ``extensions``
-    the value of a ``Sec-WebSocket-Extensions`` offer, e.g. ``"permessage-deflate"``.
+    the value of a ``Sec-WebSocket-Extensions`` offer, e.g. ``"permessage-deflate"``; ``headers``
+    more header lines, each ending in CRLF.
     """
     key = key or base64.b64encode(os.urandom(16)).decode()
     offer = f"Sec-WebSocket-Extensions: {extensions}\r\n" if extensions else ""
     return (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n").encode()
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{offer}{headers}\r\n").encode()
 
 
-def masked_frame(opcode: int, payload: bytes) -> bytes:
-    """A complete (FIN) client frame: ``opcode`` (0x1 text, 0x2 binary, 0x8 close...), masked."""
-    mask = os.urandom(4)
-    n = len(payload)
+def frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0, mask: bool = True,
+          declared: int | None = None) -> bytes:
+    """A client frame built by hand: by default a complete, masked one (``opcode`` 0x1 text, 0x2
+    binary, 0x8 close...); or one that breaks any rule RFC 6455 sets: ``rsv`` sets reserved bits,
+    ``mask=False`` leaves it unmasked (clients must mask), ``declared`` states a payload length
+    other than the real one."""
+    n = len(payload) if declared is None else declared
+    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
+    flag = 0x80 if mask else 0
     if n < 126:
-        head = bytes([0x80 | opcode, 0x80 | n])
+        head += bytes([flag | n])
     elif n < 65536:
-        head = bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
+        head += bytes([flag | 126]) + n.to_bytes(2, "big")
     else:
-        head = bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big")
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        head += bytes([flag | 127]) + n.to_bytes(8, "big")
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
 def frame_header(buf, pos: int = 0) -> tuple[int, int, int] | None:
@@ -215,7 +225,7 @@ class Counting(asyncio.Protocol):
         del buf[:pos]
 
     def send_text(self, text: str) -> None:
-        self.transport.write(masked_frame(0x1, text.encode()))
+        self.transport.write(frame(0x1, text.encode()))
 
 
 async def open_ws(port: int, path: str, protocol: asyncio.Protocol, timeout: float = 30.0,

@@ -236,6 +236,27 @@ async def run_rounds(server_cpu: Callable[[], float], one_round: Callable[[], Aw
             return rep
 
 
+async def run_repeats(server_cpu: Callable[[], float], one_round: Callable[[], Awaitable[int]], receivers: Iterable,
+                      repeat: int, min_cpu: float, max_rounds: int = MAX_ROUNDS,
+                      time_limit: float = TIME_LIMIT) -> tuple[list[Repeat], str]:
+    """A warm-up round (not measured), then ``repeat`` repeats sharing ``min_cpu`` seconds of server
+    CPU (:func:`run_rounds`); the receivers' latencies start after the warm-up. Returns the repeats
+    and a note ("" when every round was complete): a failed warm-up gives no repeats."""
+    try:
+        await one_round()
+    except Incomplete as exc:
+        return [], exc.note
+    for r in receivers:
+        r.latencies.clear()
+    repeats: list[Repeat] = []
+    for _ in range(repeat):
+        rep = await run_rounds(server_cpu, one_round, min_cpu / repeat, max_rounds, time_limit)
+        repeats.append(rep)
+        if rep.note:
+            return repeats, rep.note
+    return repeats, ""
+
+
 @dataclass(frozen=True)
 class CpuFigure:
     """Server CPU per unit (µs) over every repeat, with its spread and where it came from."""

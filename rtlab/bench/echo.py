@@ -27,7 +27,7 @@ import argparse
 import asyncio
 import importlib.util
 
-from .clients import Counting, masked_frame, open_ws
+from .clients import Counting, frame, open_ws
 from .common import (MAX_ROUNDS, MIN_CPU, RAW, RTLAB, TIME_LIMIT, ServerProcess, abort_all, add_cpu_arguments,
                      add_cpu_vs, cpu_figure, cpu_footnote, emit, fmt_cpu, fmt_ratio, progress, ratio, run_rounds,
                      table)
@@ -51,14 +51,14 @@ def targets() -> list[tuple[str, list[str], dict]]:
     return rows
 
 
-def echo_round(client: Counting, messages: int, frame: bytes):
+def echo_round(client: Counting, messages: int, data: bytes):
     """One round: ``messages`` round trips, one at a time."""
     loop = asyncio.get_running_loop()
 
     async def one_round() -> int:
         for _ in range(messages):
             client.reply = loop.create_future()
-            client.transport.write(frame)
+            client.transport.write(data)
             await client.reply
         return messages
     return one_round
@@ -68,7 +68,7 @@ async def run(messages: int = 1000, payload_bytes: int = 32, repeat: int = 3, mi
               max_rounds: int = MAX_ROUNDS, time_limit: float = TIME_LIMIT, show_progress: bool = True) -> list[dict]:
     """Every server started at once, then measured in turns (round robin), ``repeat`` times each:
     whatever else the machine does during the run falls on all of them alike."""
-    frame = masked_frame(0x1, b"x" * payload_bytes)
+    frame_bytes = frame(0x1, b"x" * payload_bytes)
     labels = [label for label, _, _ in targets()]
     servers = list(zip(labels, ServerProcess.start_all((cmd, env) for _, cmd, env in targets())))
     repeats: dict[str, list] = {label: [] for label in labels}
@@ -77,8 +77,8 @@ async def run(messages: int = 1000, payload_bytes: int = 32, repeat: int = 3, mi
         for label, server in progress(turns, desc="echo", enabled=show_progress):
             client = await open_ws(server.port, "/ws/echo", Counting())
             try:
-                one_round = echo_round(client, messages, frame)
-                await echo_round(client, 50, frame)()  # warm-up, not measured
+                one_round = echo_round(client, messages, frame_bytes)
+                await echo_round(client, 50, frame_bytes)()  # warm-up, not measured
                 repeats[label].append(await run_rounds(server.cpu, one_round, min_cpu / repeat, max_rounds,
                                                        time_limit))
             finally:

@@ -37,7 +37,7 @@ import json
 from .clients import Counting, Stalled, open_ws, stamp
 from .common import (MAX_ROUNDS, MIN_CPU, RAW, RTLAB, TIME_LIMIT, Incomplete, ServerProcess, abort_all,
                      add_cpu_arguments, add_cpu_vs, cpu_figure, cpu_footnote, emit, fmt_cpu, fmt_ratio, percentiles,
-                     progress, raise_nofile, run_rounds, table)
+                     progress, raise_nofile, run_repeats, table)
 
 SERVERS = {
     "raw": (RAW, "/ws/broadcast"),
@@ -132,26 +132,16 @@ async def measure(kind: str, n: int, stalled: int = 0, messages: int = 100, time
             row["note"] = f"stalled: no delivery within {timeout:g} s"
             return row
         one_round = broadcast_round(sender, clients, messages, timeout, filler)
-        try:
-            await one_round()  # warm-up, not measured
-        except Incomplete as exc:
-            row["note"] = exc.note
+        repeats, note = await run_repeats(server.cpu, one_round, clients, repeat, min_cpu, max_rounds, time_limit)
+        if not repeats:  # the warm-up round was incomplete
+            row["note"] = note
             return row
-        for c in clients:
-            c.latencies.clear()
-        repeats = []
-        for _ in range(repeat):
-            rep = await run_rounds(server.cpu, one_round, min_cpu / repeat, max_rounds, time_limit)
-            repeats.append(rep)
-            if rep.note:
-                break
     finally:
         await abort_all(transports)
         server.stop()
     fig = cpu_figure(((r.cpu, r.units) for r in repeats), min_cpu)
     rates = [r.per_second for r in repeats if r.per_second is not None]
     p50, p99 = percentiles(clients)
-    note = next((r.note for r in repeats if r.note), "")
     got = sum(c.got for c in clients)
     row.update({"deliveries": sum(r.units for r in repeats), "rounds": sum(r.rounds for r in repeats),
                 "seconds": sum(r.seconds for r in repeats), "deliveries_per_s": max(rates) if rates else None,

@@ -49,7 +49,7 @@ from . import fanout
 from .clients import Poster, SseSubscriber, stamp, subscribe
 from .common import (MAX_ROUNDS, MIN_CPU, RTLAB, TIME_LIMIT, Incomplete, ServerProcess, abort_all,
                      add_cpu_arguments, add_cpu_vs, cpu_figure, cpu_footnote, emit, fmt_cpu, fmt_ratio, percentiles,
-                     progress, raise_nofile, ratio, run_rounds, table)
+                     progress, raise_nofile, ratio, run_repeats, table)
 
 SSE_SERVER = [sys.executable, "-m", "rtlab.bench.sse_servers"]
 # kind ("ws" runs through the fan-out benchmark's server kinds), command, path
@@ -123,24 +123,14 @@ async def measure_sse(name: str, n: int, messages: int, posters: int, timeout: f
             await subscribe_all(server.port, path, n, subs, timeout)
             conns = [await Poster.open(server.port) for _ in range(posters)]
             one_round = announce_round(conns, subs, messages, timeout)
-            try:
-                await one_round()  # warm-up, not measured
-            except Incomplete as exc:
-                row["note"] = exc.note
+            repeats, note = await run_repeats(server.cpu, one_round, subs, repeat, min_cpu, max_rounds, time_limit)
+            if not repeats:  # the warm-up round was incomplete
+                row["note"] = note
                 return row
-            for s in subs:
-                s.latencies.clear()
-            repeats = []
-            for _ in range(repeat):
-                rep = await run_rounds(server.cpu, one_round, min_cpu / repeat, max_rounds, time_limit)
-                repeats.append(rep)
-                if rep.note:
-                    break
         finally:
             await abort_all([s.transport for s in subs] + [p.transport for p in conns])
     rates = [r.per_second for r in repeats if r.per_second is not None]
     p50, p99 = percentiles(subs)
-    note = next((r.note for r in repeats if r.note), "")
     got = sum(s.got for s in subs)
     row.update({"deliveries": sum(r.units for r in repeats), "rounds": sum(r.rounds for r in repeats),
                 "seconds": sum(r.seconds for r in repeats), "deliveries_per_s": max(rates) if rates else None,

@@ -1,11 +1,26 @@
-"""Clients for experiments that well-behaved libraries won't do for you."""
+"""Clients for experiments that well-behaved libraries won't do for you.
+
+The handshake and the frames are written by :mod:`rtlab.bench.clients` (one copy for the
+benchmarks, these clients and the tests); ``frame`` and ``frame_header`` are re-exported here.
+"""
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
+
+from ..bench.clients import frame, frame_header, handshake_request
+
+__all__ = ["close_code_after", "frame", "frame_header", "stalled_client"]
+
+
+async def _open(url: str, limit: int = 2 ** 16):
+    """A raw connection to ``ws://...`` with the handshake written: (reader, writer)."""
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port, limit=limit)
+    writer.write(handshake_request(parts.hostname, parts.port, path))
+    return reader, writer
 
 
 @asynccontextmanager
@@ -15,12 +30,7 @@ async def stalled_client(url: str):
     Its socket buffers fill up, then the server's: exactly what a frozen browser tab, a phone
     in a tunnel or a deadlocked consumer looks like from the server.
     """
-    parts = urlsplit(url)
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port, limit=1024)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write((f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    reader, writer = await _open(url, limit=1024)
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
     if not head.startswith(b"HTTP/1.1 101"):
         writer.close()
@@ -32,57 +42,10 @@ async def stalled_client(url: str):
         writer.transport.abort()
 
 
-def frame_header(buf, pos: int = 0) -> tuple[int, int, int] | None:
-    """``(opcode, header length, payload length)`` of the unmasked (server) frame at ``buf[pos]``,
-    or None while the buffer does not yet hold the whole frame."""
-    have = len(buf) - pos
-    if have < 2:
-        return None
-    n, head = buf[pos + 1] & 0x7F, 2
-    if n == 126:
-        if have < 4:
-            return None
-        n, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
-    elif n == 127:
-        if have < 10:
-            return None
-        n, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
-    if have < head + n:
-        return None
-    return buf[pos] & 0x0F, head, n
-
-
-def frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0, mask: bool = True,
-          declared: int | None = None) -> bytes:
-    """A client frame built by hand, so that it can break every rule RFC 6455 sets.
-
-    ``rsv`` sets reserved bits, ``mask=False`` leaves it unmasked (clients must mask), and
-    ``declared`` states a payload length other than the real one.
-    """
-    n = len(payload) if declared is None else declared
-    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
-    flag = 0x80 if mask else 0
-    if n < 126:
-        head += bytes([flag | n])
-    elif n < 65536:
-        head += bytes([flag | 126]) + n.to_bytes(2, "big")
-    else:
-        head += bytes([flag | 127]) + n.to_bytes(8, "big")
-    if not mask:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-
-
 async def close_code_after(url: str, data: bytes, timeout: float = 10.0) -> int | None:
     """Open a WebSocket by hand, send ``data`` (frames, good or bad), and return the close code
     the server answers with, or None if it dropped the connection without a close frame."""
-    parts = urlsplit(url)
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write((f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    reader, writer = await _open(url)
     try:
         await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
         writer.write(data)
