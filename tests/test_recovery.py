@@ -90,7 +90,7 @@ async def test_since_the_latest_message_recovers_nothing_more():
         await again.close()
 
 
-@pytest.mark.parametrize("since", ["", "nonsense", "deadbeef.1", "x" * 150, "%00", "1-2-3"])
+@pytest.mark.parametrize("since", ["", "nonsense", "deadbeef.1", "x" * 1000, "%00", "1-2-3", "ab.-1", "ab.1-x"])
 async def test_unknown_or_malformed_ids_get_the_last_messages_and_recovered_false(lab, since):
     ann, _ = await join(lab.ws_url, "u", "ann")
     await say_all(ann, ["one", "two"])
@@ -188,11 +188,12 @@ async def test_notifications_resume_after_since_then_live_and_say_when_history_i
             assert [m["message"] for m in missed] == ["n2", "n3", "n4"]
             await http.post("/notify/nia", params={"message": "live"})
             assert (await _next(ws))["message"] == "live"
-        async with connect(f"{lab.ws_url}/ws/notifications/nia?since=99999") as ws:
-            assert (await _next(ws))["type"] == "connected"
-            assert (await _next(ws))["type"] == "history_lost"
-            await http.post("/notify/nia", params={"message": "after loss"})
-            assert (await _next(ws))["message"] == "after loss"
+        for stale in ("99999", "not-a-number", "9" * 500):
+            async with connect(f"{lab.ws_url}/ws/notifications/nia?since={stale}") as ws:
+                assert (await _next(ws))["type"] == "connected"
+                assert (await _next(ws))["type"] == "history_lost"
+                await http.post("/notify/nia", params={"message": "after loss"})
+                assert (await _next(ws))["message"] == "after loss"
 
 
 async def test_a_websocket_notification_shows_the_id_of_its_sse_twin(lab):

@@ -23,7 +23,7 @@ _ping = Inbound(Ping)
 
 
 @router.websocket("/ws/notifications/{user_id}")
-async def notifications(ws: WebSocket, user_id: str, since: str | None = Query(None, max_length=64)) -> None:
+async def notifications(ws: WebSocket, user_id: str, since: str | None = None) -> None:
     """What ``POST /notify/{user_id}`` sends, on every connection of the user; ``?since=ID`` resumes."""
     if why := bad_name(user_id, "user id"):
         return await refuse(ws, why)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Query, Request, WebSocket
+from fastapi import APIRouter, Request, WebSocket
 
 from ..history import key_of, parse_id, room_group
 from ..hub import Connection
@@ -71,7 +71,7 @@ async def room(ws: WebSocket, room_id: str, username: str | None = None) -> None
 
 @router.websocket("/ws/chat/{room_id}")
 async def chat(ws: WebSocket, room_id: str, username: str | None = None,
-               since: str | None = Query(None, max_length=200)) -> None:
+               since: str | None = None) -> None:
     """Chat: history on join (resumable with ``?since=ID``), presence, messages, private messages, typing."""
     if why := bad_name(username) or bad_name(room_id, "room"):
         return await refuse(ws, why)
