@@ -1,18 +1,18 @@
 """The chat page and EventSource in a real headless Chromium (Debian's, driven by Playwright)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from rtlab import LabServer
-from rtlab.tools.browser import CHROMIUM_ARGS
+from rtlab.tools.browser import CHROMIUM_ARGS, system_chromium
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
-pytestmark = pytest.mark.skipif(shutil.which("chromium") is None,
-                                reason="needs Debian's chromium (apt-get install chromium)")
+CHROMIUM = system_chromium()  # chromium, chromium-browser, google-chrome... on PATH, or the macOS app
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs a system Chromium (Debian: apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
 

@@ -4,4 +4,5 @@
 * :mod:`rtlab.tools.redis` — a ``redis-server`` of your own on a free loopback port.
 * :mod:`rtlab.tools.clients` — clients no library will be: one that stalls, one that sends bad frames.
 * :mod:`rtlab.tools.checks` — the notebooks' exercise checks.
+* :mod:`rtlab.tools.lab` — what ``make lab`` runs: JupyterLab on notebook 00, one line with its URL.
 """
