@@ -7,11 +7,13 @@ in order. Events carry increasing ids and stay in a bounded log, so a client tha
 with ``Last-Event-ID`` first gets what it missed.
 
 It is also built for speed, the way the WebSocket hub is: an event is serialized to its SSE wire
-bytes **once** for every subscriber; publishing only appends to each backlog and wakes its
-writer; each writer sends everything queued since its last wake-up in **one** write
-(:class:`EventStream`). ``fastapi.sse.EventSourceResponse`` instead runs, per subscriber, a
+bytes **once** for every subscriber; publishing only appends to each backlog; everything a
+subscriber got in one turn of the event loop goes out in **one** write, straight to the socket
+(:class:`~rtlab.routes.sse.EventStream` gives the subscription a writer, see
+:func:`rtlab.internals.http_chunk_writer`), or, under backpressure, by the stream's task. ``fastapi.sse.EventSourceResponse`` instead runs, per subscriber, a
 producer task, a keep-alive task, two memory streams and a timeout per event: about 100 µs of
-server CPU per event per subscriber against about 8 here (``python -m rtlab.bench sse``).
+server CPU per event per subscriber, against about 5–7 here and 6–9 for raw ``websockets.broadcast()``
+(``python -m rtlab.bench sse``).
 
 The slow-subscriber policy is the hub's: a subscriber whose backlog passes ``limit_bytes``, or
 whose writes make no progress for ``stall_timeout`` seconds while events wait, is dropped (its
@@ -62,13 +64,18 @@ STALL_CHECK_BYTES = 64 * 1024  # a backlog this big has its progress checked aga
 
 
 class Subscription:
-    """One subscriber's backlog of events and its writer's wake-up.
+    """One subscriber's backlog of events and its writer.
 
-    Pushing an event is the hot path (once per event per subscriber): an append, a size, a wake-up.
-    The clock is read only once a backlog is big enough to suspect a stall.
+    Pushing an event is the hot path (once per event per subscriber): an append, a size, and either
+    a flush scheduled for this turn of the event loop (``direct``: the stream gave a function that
+    writes to the socket at once, as the hub does for WebSockets), or a wake-up of the stream's task
+    (which awaits the socket: under backpressure, and where no direct writer exists). Whatever is
+    pending when the task takes over is sent by it, in order, before direct writes resume. The
+    clock is read only once a backlog is big enough to suspect a stall.
     """
 
-    __slots__ = ("channel", "pending", "size", "ended", "overflowed", "busy_since", "idle_ticks", "_waiter")
+    __slots__ = ("channel", "pending", "size", "ended", "overflowed", "busy_since", "idle_ticks", "_waiter",
+                 "direct", "skip_upto", "prefix", "_scheduled", "_task_busy")
 
     def __init__(self, channel: "Channel") -> None:
         self.channel = channel
@@ -79,6 +86,11 @@ class Subscription:
         self.busy_since: float | None = None  # when the backlog last grew past STALL_CHECK_BYTES
         self.idle_ticks = 0  # keep-alive ticks without an event (see Channel._keepalive)
         self._waiter: asyncio.Future | None = None
+        self.direct = None  # write(bytes) -> bool: at once to the socket (False: backpressure)
+        self.skip_upto = 0  # events with ids up to this one were replayed already
+        self.prefix = b""  # sent before the first event (the stream's retry: field)
+        self._scheduled = False  # a direct flush is scheduled (call_soon)
+        self._task_busy = False  # the stream's task is sending what is pending: no direct write now
 
     def push(self, ev: Event) -> bool:
         """Queue an event; never waits. False if the subscription ended or was just dropped."""
@@ -97,12 +109,48 @@ class Subscription:
             elif now - self.busy_since > channel.stall_timeout:  # and the writer took nothing since
                 channel.drop(self, f"no progress for {channel.stall_timeout:g} s")
                 return False
+        if self.direct is not None and not self._task_busy:
+            if not self._scheduled:
+                self._scheduled = True
+                asyncio.get_running_loop().call_soon(self._flush)
+            return True
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
         return True
+
+    def frame(self, batch: list[Event]) -> bytes:
+        """The bytes of a batch: events already replayed left out, the prefix before the first one."""
+        if self.skip_upto and batch and batch[0].id <= self.skip_upto:
+            batch = [ev for ev in batch if ev.id > self.skip_upto]
+        if not batch:
+            return b""
+        body = batch[0].wire if len(batch) == 1 else b"".join([ev.wire for ev in batch])
+        return self.prefix + body if self.prefix else body
+
+    def sent(self) -> None:
+        """What :meth:`frame` gave went out: the prefix is said, and the replay is behind us."""
+        self.prefix = b""
+
+    def _flush(self) -> None:
+        """Write everything pending this turn, at once; under backpressure, hand over to the task."""
+        self._scheduled = False
+        if self.ended or self._task_busy or not self.pending:
+            return
+        data = self.frame(self.pending)
+        try:
+            written = not data or self.direct(data)
+        except ConnectionError:  # the client went away: the stream ends
+            self.end()
+            return
+        if written:
+            self.sent()
+            self.pending, self.size, self.busy_since, self.idle_ticks = [], 0, None, 0
+        else:  # still pending: the task sends it once the socket drains
+            self._task_busy = True
+            self._wake()
 
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None
@@ -113,6 +161,7 @@ class Subscription:
         """Everything queued since the last call (waiting for at least one event); ``[]`` when the
         channel's keep-alive tick finds it idle; ``None`` once the subscription ended."""
         if not self.pending and not self.ended:
+            self._task_busy = False  # caught up: direct writes may resume
             self._waiter = asyncio.get_running_loop().create_future()
             await self._waiter
         if self.ended:
@@ -120,6 +169,8 @@ class Subscription:
         batch, self.pending = self.pending, []
         self.size, self.busy_since = 0, None
         self.idle_ticks = 0 if batch else self.idle_ticks
+        if batch:
+            self._task_busy = True  # until the task finds nothing more pending
         return batch
 
     def close(self) -> None:

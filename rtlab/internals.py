@@ -10,8 +10,11 @@ rtlab reaches below the public ASGI interface in three places, each for a measur
    ``tests/test_fuzz.py``). It also drops the handshake's request and response once open and keeps
    received events in a light :class:`Inbox` instead of an ``asyncio.Queue`` (smaller idle
    connections), and pauses reading only when messages pile up (fewer system calls).
-2. **The fast path** (:func:`fast_transport`, :func:`write_frames`): the hub writes pre-built
-   frames straight to uvicorn's transport, once for every client, as ``websockets.broadcast()`` does.
+2. **The fast paths**: the hub writes pre-built WebSocket frames straight to uvicorn's transport,
+   once for every client, as ``websockets.broadcast()`` does (:func:`fast_transport`,
+   :func:`write_now`, :func:`write_frames`); an SSE fan-out stream writes pre-built events as
+   chunks of its response straight to the transport of uvicorn's httptools HTTP protocol, past the
+   ASGI middleware chain, once its headers went out the usual way (:func:`http_chunk_writer`).
 3. **The server** (:class:`UvicornServer`): tells the app when shutdown begins, and clears
    uvicorn's captured signals so that a stop by ``SIGINT``/``SIGTERM`` exits 0.
 
@@ -36,6 +39,10 @@ try:
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 except ImportError:  # pragma: no cover - a uvicorn without it
     WebSocketsSansIOProtocol = None
+try:
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle as HttpToolsCycle
+except ImportError:  # pragma: no cover - no httptools: uvicorn uses h11, and SSE the ASGI path
+    HttpToolsCycle = None
 
 INVALID_DATA = 1007
 HIGH_WATER = 16  # messages queued for the app before reading pauses (websockets' own default)
@@ -44,6 +51,7 @@ HIGH_WATER = 16  # messages queued for the app before reading pauses (websockets
 _PROTOCOL_ATTRS = ("send_receive_event_to_app", "handle_parser_exception", "send")
 _PROTOCOL_STATE = ("frames", "curr_msg_data_type", "close_sent", "queue", "read_paused", "conn", "transport",
                    "writable", "disconnected", "request", "response")
+_CYCLE_STATE = ("transport", "flow", "disconnected", "response_complete", "response_started", "chunked_encoding")
 
 
 @dataclass
@@ -51,10 +59,11 @@ class Support:
     protocol_fix: bool  # LabWebSocketProtocol can replace uvicorn's
     fast_path: bool  # the hub may write frames to uvicorn's transport
     why_not: str = ""
+    http_fast_path: bool = False  # SSE streams may write chunks to uvicorn's (httptools) transport
 
     def disable(self) -> None:
         """Use only the public API (for tests, and when something here breaks)."""
-        self.protocol_fix = self.fast_path = False
+        self.protocol_fix = self.fast_path = self.http_fast_path = False
         self.why_not = "disabled"
 
 
@@ -80,7 +89,8 @@ def _probe() -> Support:
         missing.append("starlette WebSocket._receive")
     if missing:
         return Support(False, False, f"uvicorn {uvicorn.__version__} lacks {', '.join(missing)}")
-    return Support(True, True)
+    http = HttpToolsCycle is not None and not [a for a in _CYCLE_STATE if a not in _attribute_names(HttpToolsCycle)]
+    return Support(True, True, http_fast_path=http)
 
 
 SUPPORT = _probe()
@@ -212,6 +222,52 @@ def write_now(proto, data: bytes) -> bool:
         return False
     proto.transport.write(data)
     return True
+
+
+def _httptools_cycle(send, depth: int = 8):
+    """uvicorn's httptools ``RequestResponseCycle`` behind an ASGI ``send`` that middlewares wrapped
+    in closures (Starlette's error and exception middlewares), or None."""
+    seen, layer = set(), [send]
+    for _ in range(depth):
+        following = []
+        for fn in layer:
+            if id(fn) in seen:
+                continue
+            seen.add(id(fn))
+            owner = getattr(fn, "__self__", None)
+            if isinstance(owner, HttpToolsCycle):
+                return owner
+            for cell in getattr(fn, "__closure__", None) or ():
+                try:
+                    value = cell.cell_contents
+                except ValueError:  # an empty cell
+                    continue
+                if callable(value):
+                    following.append(value)
+        layer = following
+    return None
+
+
+def http_chunk_writer(send):
+    """A function that writes bytes as one chunk of a started, chunked response straight to the
+    transport (True), or says the socket is applying backpressure (False: then ``await send()``,
+    which waits for it); raises ConnectionError once the client is gone. None where unsupported."""
+    if not SUPPORT.http_fast_path:
+        return None
+    cycle = _httptools_cycle(send)
+    if cycle is None or not (cycle.response_started and cycle.chunked_encoding):
+        return None
+    transport, flow = cycle.transport, cycle.flow
+
+    def write(data: bytes) -> bool:
+        if cycle.disconnected or cycle.response_complete or transport.is_closing():
+            raise ConnectionError("the client went away")
+        if flow.write_paused:
+            return False
+        transport.write(b"%x\r\n%s\r\n" % (len(data), data))
+        return True
+
+    return write
 
 
 def abort(proto) -> None:

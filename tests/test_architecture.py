@@ -86,6 +86,26 @@ def test_the_fast_path_and_the_protocol_fix_are_active_on_the_supported_versions
         assert isinstance(conn._proto, internals.LabWebSocketProtocol)  # frames go straight to the transport
 
 
+def _announce_and_read(lab) -> object:
+    """Subscribe to /sse/announcements, announce once, read it; the server's subscription."""
+    import httpx
+    from httpx_sse import connect_sse
+
+    with httpx.Client(base_url=lab.url, timeout=10) as client, \
+            connect_sse(client, "GET", "/sse/announcements", params={}) as source:
+        events = source.iter_sse()
+        wait_until(lambda: lab.services.announcements.subscribers, what="the subscription")
+        (sub,) = lab.services.announcements.subscribers
+        httpx.post(lab.url + "/announce", params={"message": "to all"}, timeout=10)
+        assert json.loads(next(events).data)["message"] == "to all"
+        return sub
+
+
+def test_sse_fan_out_writes_straight_to_the_socket_on_the_supported_versions(lab):
+    assert internals.SUPPORT.http_fast_path
+    assert _announce_and_read(lab).direct is not None
+
+
 def test_with_the_internals_forced_off_the_public_api_serves_the_same(monkeypatch):
     monkeypatch.setattr(internals, "SUPPORT", internals.Support(True, True))
     internals.SUPPORT.disable()
@@ -101,6 +121,7 @@ def test_with_the_internals_forced_off_the_public_api_serves_the_same(monkeypatc
             recv_until(ann, lambda m: m["type"] == "message")
             ann.send(b"\x00")  # binary on a JSON endpoint still closes with 1003
             assert closed_with(ann)[0] == 1003
+        assert _announce_and_read(lab).direct is None  # the ASGI send, every time
         assert "framework internals unavailable (disabled)" in lab.logs()
 
 

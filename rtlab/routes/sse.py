@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from ..channels import Channel
 from ..messages import Text, utc_now
+from .. import internals
 from ..wsio import dumps
 from .common import services_of
 
@@ -177,37 +178,40 @@ class EventStream(Response):
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             # The first event carries a short retry (browsers then reconnect after 1 s, not 3).
-            retry = f"retry: {RETRY_MS}\n".encode()
+            sub.prefix = f"retry: {RETRY_MS}\n".encode()
             sent = 0
             if subscribed.lost or (last_event_id is not None and known is None):  # malformed: unknown too
                 bounds = await broker.log_bounds(self.channel)
                 data = dumps({"last_event_id": last_event_id, "oldest_available": bounds.oldest,
                               "latest": bounds.latest})
-                head = [retry + f"event: history_lost\ndata: {data}\n\n".encode()]
-                retry, sent = b"", 1
+                head = [sub.prefix + f"event: history_lost\ndata: {data}\n\n".encode()]
+                sub.sent()
+                sent = 1
             else:
                 head = [b": subscribed\n\n"]  # a comment: clients see no event
             replay = subscribed.replay if limit is None else subscribed.replay[:max(0, limit - sent)]
             if replay:
-                head += [retry, *[ev.wire for ev in replay]]
-                retry, sent = b"", sent + len(replay)
+                head.append(sub.frame(replay))
+                sub.sent()
+                sent += len(replay)
+            sub.skip_upto = upto
             await send({"type": "http.response.body", "body": b"".join(head), "more_body": True})
+            if limit is None:  # from now on each event goes straight to the socket where uvicorn allows
+                sub.direct = internals.http_chunk_writer(send)
             while limit is None or sent < limit:
-                batch = await sub.take()
+                batch = await sub.take()  # (with a direct writer: only under backpressure, or to ping)
                 if batch is None:  # dropped for falling behind, or the server is shutting down
                     break
                 if not batch:
                     await send({"type": "http.response.body", "body": b": ping\n\n", "more_body": True})
                     continue
-                if upto and batch[0].id <= upto:  # already replayed (published while the log was read)
-                    batch = [ev for ev in batch if ev.id > upto]
                 if limit is not None:
                     batch = batch[:limit - sent]
-                if batch:
                     sent += len(batch)
-                    await send({"type": "http.response.body", "more_body": True,
-                                "body": b"".join([retry, *[ev.wire for ev in batch]])})
-                    retry = b""
+                data = sub.frame(batch)
+                if data:
+                    await send({"type": "http.response.body", "body": data, "more_body": True})
+                    sub.sent()
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:  # the client went away mid-write
             pass
