@@ -147,7 +147,30 @@ class Stalled(Idle):
         self.transport.pause_reading()
 
 
-class Counting(asyncio.Protocol):
+class Receiver(asyncio.Protocol):
+    """What every benchmark receiver counts: messages (``got``), bytes, latencies, and a round's end."""
+
+    def __init__(self, expect: int = 0) -> None:
+        self.done = asyncio.get_running_loop().create_future()
+        self.expect = expect
+        self.got = 0
+        self.bytes = 0
+        self.latencies: list[int] = []
+        self.transport: asyncio.Transport | None = None
+
+    def arm(self, count: int) -> asyncio.Future:
+        """Expect ``count`` more benchmark messages; :attr:`done` resolves when they all came."""
+        self.expect = self.got + count
+        self.done = asyncio.get_running_loop().create_future()
+        if count <= 0:
+            self.done.set_result(None)
+        return self.done
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+
+class Counting(Receiver):
     """A WebSocket client that counts benchmark frames and their latency, and nothing more.
 
     A round: :meth:`arm` with the number of frames to expect, send, then await :attr:`done`.
@@ -156,30 +179,17 @@ class Counting(asyncio.Protocol):
     """
 
     def __init__(self, expect: int = 0, big_over: int = 1 << 62) -> None:
+        super().__init__(expect)
         loop = asyncio.get_running_loop()
         self.handshaken = loop.create_future()
         self.synced = loop.create_future()
-        self.done = loop.create_future()
-        self.expect = expect
-        self.got = 0
-        self.bytes = 0
-        self.latencies: list[int] = []
         self.buf = bytearray()
-        self.transport: asyncio.Transport | None = None
         self.big_over = big_over
         self.big = 0
         self.big_target = 0
         self.big_waiter: asyncio.Future | None = None
         self.replies = 0  # every text frame (for request/response use)
         self.reply: asyncio.Future | None = None
-
-    def arm(self, count: int) -> asyncio.Future:
-        """Expect ``count`` more benchmark frames; :attr:`done` resolves when they all came."""
-        self.expect = self.got + count
-        self.done = asyncio.get_running_loop().create_future()
-        if count <= 0:
-            self.done.set_result(None)
-        return self.done
 
     async def received_big(self, count: int, timeout: float) -> bool:
         """Wait until ``count`` big frames came; False if they did not within ``timeout``."""
@@ -191,9 +201,6 @@ class Counting(asyncio.Protocol):
             return True
         except TimeoutError:
             return False
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -241,32 +248,17 @@ async def open_ws(port: int, path: str, protocol: asyncio.Protocol, timeout: flo
     return protocol
 
 
-class SseSubscriber(asyncio.Protocol):
+class SseSubscriber(Receiver):
     """A bare HTTP client of one event stream: waits for a ``: subscribed`` comment, then counts
     benchmark markers (``"B`` and 19 digits) and their latency; :attr:`ended` once the server
     ends the response (the last chunk of a chunked body) or the connection."""
 
     def __init__(self) -> None:
+        super().__init__()
         loop = asyncio.get_running_loop()
         self.subscribed = loop.create_future()
-        self.done = loop.create_future()
         self.ended = loop.create_future()
-        self.expect = 0
-        self.got = 0
-        self.bytes = 0
-        self.latencies: list[int] = []
         self.tail = b""
-        self.transport: asyncio.Transport | None = None
-
-    def arm(self, count: int) -> asyncio.Future:
-        self.expect = self.got + count
-        self.done = asyncio.get_running_loop().create_future()
-        if count <= 0:
-            self.done.set_result(None)
-        return self.done
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         now = time.monotonic_ns()

@@ -257,6 +257,20 @@ async def run_repeats(server_cpu: Callable[[], float], one_round: Callable[[], A
     return repeats, ""
 
 
+def summarize(row: dict, repeats: list[Repeat], receivers: list, note: str, min_cpu: float) -> dict:
+    """Fill a delivery row from its repeats and its receivers (each with ``got``, ``bytes`` and
+    ``latencies``): deliveries, rounds, the best rate, the CPU figure, latencies, bytes per delivery."""
+    rates = [r.per_second for r in repeats if r.per_second is not None]
+    p50, p99 = percentiles(receivers)
+    got = sum(c.got for c in receivers)
+    row.update({"deliveries": sum(r.units for r in repeats), "rounds": sum(r.rounds for r in repeats),
+                "seconds": sum(r.seconds for r in repeats), "deliveries_per_s": max(rates) if rates else None,
+                **cpu_figure(((r.cpu, r.units) for r in repeats), min_cpu).fields(), "p50_ms": p50, "p99_ms": p99,
+                "bytes_per_delivery": sum(c.bytes for c in receivers) / got if got > 0 else None,
+                "complete": not note, "note": note})
+    return row
+
+
 @dataclass(frozen=True)
 class CpuFigure:
     """Server CPU per unit (µs) over every repeat, with its spread and where it came from."""

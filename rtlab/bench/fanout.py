@@ -36,8 +36,8 @@ import json
 
 from .clients import Counting, Stalled, open_ws, stamp
 from .common import (MAX_ROUNDS, MIN_CPU, RAW, RTLAB, TIME_LIMIT, Incomplete, ServerProcess, abort_all,
-                     add_cpu_arguments, add_cpu_vs, cpu_figure, cpu_footnote, emit, fmt_cpu, fmt_ratio, percentiles,
-                     progress, raise_nofile, run_repeats, table)
+                     add_cpu_arguments, add_cpu_vs, cpu_figure, cpu_footnote, emit, fmt_cpu, fmt_ratio,
+                     progress, raise_nofile, run_repeats, summarize, table)
 
 SERVERS = {
     "raw": (RAW, "/ws/broadcast"),
@@ -139,16 +139,7 @@ async def measure(kind: str, n: int, stalled: int = 0, messages: int = 100, time
     finally:
         await abort_all(transports)
         server.stop()
-    fig = cpu_figure(((r.cpu, r.units) for r in repeats), min_cpu)
-    rates = [r.per_second for r in repeats if r.per_second is not None]
-    p50, p99 = percentiles(clients)
-    got = sum(c.got for c in clients)
-    row.update({"deliveries": sum(r.units for r in repeats), "rounds": sum(r.rounds for r in repeats),
-                "seconds": sum(r.seconds for r in repeats), "deliveries_per_s": max(rates) if rates else None,
-                **fig.fields(), "p50_ms": p50, "p99_ms": p99,
-                "bytes_per_delivery": sum(c.bytes for c in clients) / got if got > 0 else None,
-                "complete": not note, "note": note})
-    return row
+    return summarize(row, repeats, clients, note, min_cpu)
 
 
 async def run(clients: list[int], messages: int = 100, stalled: int = 2, servers=("raw", "rtlab", "naive"),

@@ -48,8 +48,8 @@ import time
 from . import fanout
 from .clients import Poster, SseSubscriber, stamp, subscribe
 from .common import (MAX_ROUNDS, MIN_CPU, RTLAB, TIME_LIMIT, Incomplete, ServerProcess, abort_all,
-                     add_cpu_arguments, add_cpu_vs, cpu_figure, cpu_footnote, emit, fmt_cpu, fmt_ratio, percentiles,
-                     progress, raise_nofile, ratio, run_repeats, table)
+                     add_cpu_arguments, add_cpu_vs, cpu_figure, cpu_footnote, emit, fmt_cpu, fmt_ratio,
+                     progress, raise_nofile, ratio, run_repeats, summarize, table)
 
 SSE_SERVER = [sys.executable, "-m", "rtlab.bench.sse_servers"]
 # kind ("ws" runs through the fan-out benchmark's server kinds), command, path
@@ -129,15 +129,7 @@ async def measure_sse(name: str, n: int, messages: int, posters: int, timeout: f
                 return row
         finally:
             await abort_all([s.transport for s in subs] + [p.transport for p in conns])
-    rates = [r.per_second for r in repeats if r.per_second is not None]
-    p50, p99 = percentiles(subs)
-    got = sum(s.got for s in subs)
-    row.update({"deliveries": sum(r.units for r in repeats), "rounds": sum(r.rounds for r in repeats),
-                "seconds": sum(r.seconds for r in repeats), "deliveries_per_s": max(rates) if rates else None,
-                **cpu_figure(((r.cpu, r.units) for r in repeats), min_cpu).fields(), "p50_ms": p50, "p99_ms": p99,
-                "bytes_per_delivery": sum(s.bytes for s in subs) / got if got > 0 else None,
-                "complete": not note, "note": note})
-    return row
+    return summarize(row, repeats, subs, note, min_cpu)
 
 
 async def measure(name: str, n: int, messages: int = 10, posters: int = 8, timeout: float = 60.0, repeat: int = 3,
