@@ -131,7 +131,7 @@ class Subscription:
         return self.prefix + body if self.prefix else body
 
     def sent(self) -> None:
-        """What :meth:`frame` gave went out: the prefix is said, and the replay is behind us."""
+        """What :meth:`frame` gave went out: the prefix (the stream's ``retry:``) was said."""
         self.prefix = b""
 
     def _flush(self) -> None:

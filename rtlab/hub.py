@@ -140,7 +140,10 @@ class Connection:
     def _flush(self) -> None:
         """Write everything queued this turn in one go; under backpressure, hand over to a writer."""
         self._scheduled = False
-        if self.closed or self._writer is not None:
+        if self._writer is not None:
+            return
+        if self.closed:
+            self._signal_flushed()
             return
         proto = self._proto
         try:
