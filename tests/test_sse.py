@@ -234,11 +234,15 @@ def test_keepalive_comment_when_idle(lab, monkeypatch):
 def test_streams_end_cleanly_when_the_server_stops():
     lab = LabServer().start()
     outcome = {}
+    ticking = threading.Event()  # the ticking stream has sent its first event
 
     def read(path):
         try:
             with httpx.Client(timeout=10) as client, connect_sse(client, "GET", lab.url + path) as source:
-                outcome[path] = [e.data for e in source.iter_sse()]
+                events = outcome[path] = []
+                for e in source.iter_sse():
+                    events.append(e.data)
+                    ticking.set()
         except httpx.HTTPError as exc:  # an incomplete chunked body would land here
             outcome[path] = exc
 
@@ -246,6 +250,7 @@ def test_streams_end_cleanly_when_the_server_stops():
     for t in threads:
         t.start()
     wait_until(lambda: len(lab.services.subscriptions) == 1, what="subscription")
+    assert ticking.wait(10), "the ticking stream never started"
     lab.stop()
     for t in threads:
         t.join(10)
