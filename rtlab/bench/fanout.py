@@ -117,12 +117,14 @@ async def measure(kind: str, n: int, stalled: int = 0, messages: int = 100, time
             transports.append(s.transport)
         # The burst that fills a stalled client's buffers (sent in both scenarios alike). The
         # sender gets its own broadcasts back, so it keeps at most PREFILL_WINDOW of them in
-        # flight: it must not be the slow consumer itself. A server that stops delivering
-        # (the naive loop, blocked on a stalled client) ends the burst early.
+        # flight: it must not be the slow consumer itself. A server that stops delivering during
+        # the burst (the naive loop, blocked on a stalled client) is stalled: the cell ends there.
         chunk = json.dumps({"message": "x" * PREFILL_CHUNK})
+        wait = min(PREFILL_WAIT, timeout)
         for i in range(PREFILL_BYTES // PREFILL_CHUNK if prefill else 0):
-            if i >= PREFILL_WINDOW and not await sender.received_big(i - PREFILL_WINDOW + 1, PREFILL_WAIT):
-                break
+            if i >= PREFILL_WINDOW and not await sender.received_big(i - PREFILL_WINDOW + 1, wait):
+                row["note"] = f"stalled: no delivery within {wait:g} s"
+                return row
             sender.send_text(chunk)
         clients = await open_receivers(port, path, n, transports)
         sender.send_text(json.dumps({"message": "SYNC"}))
