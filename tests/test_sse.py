@@ -112,7 +112,7 @@ def read_in_background(lab, path: str, limit: int) -> tuple[threading.Thread, di
 
 
 def subscribed(lab, count: int) -> None:
-    wait_until(lambda: len(lab.services.subscriptions) >= count, what=f"{count} subscriptions")
+    wait_until(lambda: lab.stats()["sse_subscriptions"] >= count, what=f"{count} subscriptions")
 
 
 async def test_every_subscriber_gets_every_announcement_in_order(lab):
