@@ -62,19 +62,21 @@ class DashboardProbe:
     def __init__(self, services) -> None:
         self.services = services
         self.proc = psutil.Process()
-        self.proc.cpu_percent(None)
-        self.last = (time.monotonic(), services.http_requests, services.hub.metrics.messages_in)
+        # CPU from the process's own CPU clock (nanoseconds), not psutil's cpu_percent(), whose
+        # 10 ms ticks move a quarter-second gauge in steps of 4 %.
+        self.last = (time.monotonic(), time.process_time(), services.http_requests, services.hub.metrics.messages_in)
 
     def sample(self) -> dict:
         services, hub = self.services, self.services.hub
-        now, requests, messages = time.monotonic(), services.http_requests, hub.metrics.messages_in
-        then, requests0, messages0 = self.last
-        self.last = (now, requests, messages)
+        now, cpu = time.monotonic(), time.process_time()
+        requests, messages = services.http_requests, hub.metrics.messages_in
+        then, cpu0, requests0, messages0 = self.last
+        self.last = (now, cpu, requests, messages)
         elapsed = max(now - then, 1e-6)
         sse_users = {u for u, ch in services.notifier.channels.items() if ch.subscribers}
         return {
             "timestamp": utc_now(),
-            "cpu_usage": round(self.proc.cpu_percent(None), 1),
+            "cpu_usage": round((cpu - cpu0) / elapsed * 100, 1),
             "memory_usage": round(self.proc.memory_percent(), 2),
             "memory_rss_mb": round(self.proc.memory_info().rss / 2**20, 1),
             "requests_per_second": round((requests - requests0) / elapsed, 1),
