@@ -8,7 +8,10 @@ process for the memory broker, a Redis that lost its data), so an id from before
 rather than silently matched against different messages.
 
 A client that joins with ``since=ID`` gets exactly the messages after ID if ID is still kept
-(``recovered: true``), else the last messages (``recovered: false``). Between reading the history
+(``recovered: true``), else the last messages (``recovered: false``). A history is also bounded in
+bytes (``history_max_bytes``): a room of big messages sends the newest that fit, so that joining
+never needs a frame bigger than a default client accepts; a resume whose missed messages do not fit
+gets the newest that do, with ``recovered: false``. Between reading the history
 and receiving live messages there must be no gap and no repeat: the connection is *held*
 (``Connection.hold()``: live messages are queued, not sent) from before the history is read until
 the history is sent, then released with every held message at or before the history's last id
@@ -20,6 +23,7 @@ import collections
 import secrets
 
 from .broker import Recovery
+from .wsio import dumps
 
 Key = tuple[int, int]
 
@@ -59,21 +63,36 @@ def key_of(message: dict) -> Key | None:
     return parsed[1] if parsed else None
 
 
-def recover(kept: list[dict], epoch: str | None, since: str | None, size: int) -> Recovery:
-    """What a client joining with ``since`` gets, from the messages ``kept`` (oldest first)."""
+def newest_within(messages: list[dict], max_bytes: int) -> list[dict]:
+    """The newest of ``messages`` (oldest first) whose JSON, as sent, fits in ``max_bytes``."""
+    total = 0
+    for i in range(len(messages) - 1, -1, -1):
+        total += len(dumps(messages[i]).encode()) + 1  # and its comma
+        if total > max_bytes:
+            return messages[i + 1:]
+    return messages
+
+
+def recover(kept: list[dict], epoch: str | None, since: str | None, size: int, max_bytes: int) -> Recovery:
+    """What a client joining with ``since`` gets, from the messages ``kept`` (oldest first): at
+    most ``size`` messages and ``max_bytes`` of them; a resume that does not fit is not one."""
     parsed = parse_id(since)
     if parsed is not None and parsed[0] == epoch:
         for i, message in enumerate(kept):
             if key_of(message) == parsed[1]:
-                return Recovery(kept[i + 1:], True)
-    return Recovery(kept[-size:], False)
+                missed = kept[i + 1:]
+                fits = newest_within(missed, max_bytes)
+                return Recovery(fits, len(fits) == len(missed))
+    return Recovery(newest_within(kept[-size:], max_bytes), False)
 
 
 class History:
-    """Each room's last ``size`` messages in this process, numbered 1, 2, 3... under one epoch."""
+    """Each room's last ``size`` messages in this process, numbered 1, 2, 3... under one epoch; a
+    history sent holds at most ``max_bytes`` of them (:func:`recover`)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int) -> None:
         self.size = size
+        self.max_bytes = max_bytes
         self.epoch = new_epoch()
         self.rooms: dict[str, collections.deque[dict]] = {}
         self.positions: dict[str, int] = {}
@@ -90,4 +109,4 @@ class History:
         return message
 
     def recover(self, room: str, since: str | None) -> Recovery:
-        return recover(list(self.rooms.get(room, ())), self.epoch, since, self.size)
+        return recover(list(self.rooms.get(room, ())), self.epoch, since, self.size, self.max_bytes)

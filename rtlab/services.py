@@ -24,7 +24,7 @@ class Services:
                                  stall_timeout=settings.stall_timeout)
         self.announcements = Channel("announcements", settings.event_log_size, settings.outbox_limit_bytes,
                                      settings.stall_timeout)
-        self.history = History(settings.history_size)  # chat rooms, in this process
+        self.history = History(settings.history_size, settings.history_max_bytes)  # chat rooms, in this process
         self.documents = Documents()  # shared documents, in this process
         self.pools = PoolLimits()  # per-user connection limits taken in this process
         self.broker = make_broker(Local(settings, self.hub, self.notifier, self.announcements, self.history,

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     outbox_limit_bytes: int = Field(1 * MiB, ge=16 * KiB, le=256 * MiB)
     stall_timeout: float = Field(5.0, gt=0, le=600)
     history_size: int = Field(100, ge=1, le=100_000)
+    # The most a `history` frame carries, in bytes of its messages' JSON: the newest messages that fit.
+    # Under the 1 MiB a `websockets` client accepts by default, whatever the messages' sizes.
+    history_max_bytes: int = Field(512 * KiB, ge=16 * KiB, le=64 * MiB)
     event_log_size: int = Field(1000, ge=100, le=1_000_000)
     shutdown_timeout: float = Field(2.0, gt=0, le=60)
     # Generous on purpose: it stops floods, not clients that are merely busy (or tests that send

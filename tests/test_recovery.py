@@ -112,6 +112,41 @@ async def test_an_id_older_than_the_kept_history_is_not_recovered():
             await ws.close()
 
 
+BIG = 15_000  # characters: under the 16,000 a chat message may have
+
+
+async def _big_history(ws_url: str, room: str) -> None:
+    """100 messages of 15,000 characters (1.5 MB) in a room: a newcomer with a default `websockets`
+    client (1 MiB frames at most) still joins, and gets the newest messages that fit in 512 KiB."""
+    ann, _ = await join(ws_url, room, "ann")
+    sent = await say_all(ann, [f"{i:03d}" + "x" * (BIG - 3) for i in range(100)])
+    bob, history = await join(ws_url, room, "bob")  # a default client: it would be closed with 1009
+    got = texts_of(history["messages"])
+    assert history["recovered"] is False and 20 < len(got) < 100
+    assert got == texts_of(sent[-len(got):])  # the newest, in order
+    assert len(json.dumps(history["messages"], ensure_ascii=False).encode()) <= 512 * 1024
+    carl, history = await join(ws_url, room, "carl", since=sent[0]["id"])  # 99 missed: they do not fit
+    assert history["recovered"] is False and texts_of(history["messages"]) == got
+    dave, history = await join(ws_url, room, "dave", since=sent[-3]["id"])  # 2 missed: they fit
+    assert history["recovered"] is True and texts_of(history["messages"]) == texts_of(sent[-2:])
+    for ws in (ann, bob, carl, dave):
+        await ws.close()
+
+
+async def test_a_history_of_big_messages_is_cut_to_what_a_default_client_accepts():
+    with LabServer() as lab:
+        await _big_history(lab.ws_url, "big")
+
+
+@needs_redis
+def test_a_history_of_big_messages_is_cut_to_fit_behind_redis_too(redis_server):
+    node = Node(redis_server.url)
+    try:
+        asyncio.run(_big_history(node.ws_url, "big"))
+    finally:
+        node.stop()
+
+
 async def test_ids_from_a_previous_server_run_are_unknown():
     with LabServer() as first:
         ann, _ = await join(first.ws_url, "r", "ann")

@@ -363,7 +363,8 @@ class RedisBroker:
             log.warning("broker unavailable for the history: %s", exc)
             return await self.memory.recover(room, since)
         kept = [{**json.loads(fields["m"]), "id": f"{epoch}.{position}"} for position, fields in rows]
-        return recover(kept, epoch, since, self.local.settings.history_size)
+        settings = self.local.settings
+        return recover(kept, epoch, since, settings.history_size, settings.history_max_bytes)
 
     # -- shared documents -------------------------------------------------------------------------
     async def doc_state(self, doc_id: str) -> DocState:
