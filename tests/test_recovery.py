@@ -124,7 +124,7 @@ async def _big_history(ws_url: str, room: str) -> None:
     got = texts_of(history["messages"])
     assert history["recovered"] is False and 20 < len(got) < 100
     assert got == texts_of(sent[-len(got):])  # the newest, in order
-    assert len(json.dumps(history["messages"], ensure_ascii=False).encode()) <= 512 * 1024
+    assert len(json.dumps(history["messages"], separators=(",", ":"), ensure_ascii=False).encode()) <= 512 * 1024
     carl, history = await join(ws_url, room, "carl", since=sent[0]["id"])  # 99 missed: they do not fit
     assert history["recovered"] is False and texts_of(history["messages"]) == got
     dave, history = await join(ws_url, room, "dave", since=sent[-3]["id"])  # 2 missed: they fit
