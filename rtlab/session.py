@@ -7,7 +7,7 @@ The order, written once:
   visible to every process; accept; add it to the hub), presence (count its user in its groups),
   announce (``joined``);
 * **leave**, on any exit (the client left, it was dropped, the server is stopping, the handler
-  raised) — remove (from the hub: nothing more is sent to it), presence and counts out of the
+  raised: then the client gets 1011 and the traceback is logged) — remove (from the hub: nothing more is sent to it), presence and counts out of the
   broker, announce (``left``, which then counts everyone but the leaver), release the pool slot.
 
 A limit that is reached is answered by accepting and closing with 1008 and a reason, and the
@@ -19,10 +19,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
-from fastapi import WebSocket
+from fastapi import WebSocket, WebSocketDisconnect
 
 from .hub import Connection
-from .wsio import POLICY_VIOLATION, close_quietly
+from .wsio import INTERNAL_ERROR, POLICY_VIOLATION, Closed, close_quietly
 
 log = logging.getLogger("rtlab")
 
@@ -61,6 +61,15 @@ async def session(services, ws: WebSocket, endpoint: str, *, user: str | None = 
         if joined is not None:
             await joined(conn)
         yield conn
+    except (Closed, WebSocketDisconnect):
+        raise
+    except Exception:
+        if not accepted:
+            raise
+        # A fault of the server's own (a bug, a broker failing mid-call): the client gets a close
+        # frame that says so, 1011, rather than a cut connection (1006); the traceback is logged.
+        log.exception("%r: the endpoint failed", conn)
+        await conn.close(INTERNAL_ERROR, "Internal error")
     finally:
         if accepted:
             hub.remove(conn)

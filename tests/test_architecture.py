@@ -77,6 +77,30 @@ def test_the_pool_slot_is_taken_first_and_given_back_last(lab):
     assert events == ["limit", "register", "presence", "presence out (in hub: False)", "release"]
 
 
+class BrokenHistory:
+    """The real broker, whose history read fails (a store that went wrong mid-call)."""
+
+    def __init__(self, broker) -> None:
+        self._broker = broker
+
+    def __getattr__(self, name):
+        return getattr(self._broker, name)
+
+    async def recover(self, room, since):
+        raise RuntimeError("the history store failed")
+
+
+def test_a_fault_in_an_endpoint_closes_that_connection_with_1011_and_logs_it(lab):
+    lab.services.broker = BrokenHistory(lab.services.broker)
+    with connect(f"{lab.ws_url}/ws/room/r?username=stay") as stay:
+        with connect(f"{lab.ws_url}/ws/chat/c?username=ann") as ann:
+            assert closed_with(ann) == (1011, "Internal error")  # a close frame, not a cut (1006)
+        stay.send(json.dumps({"message": "still here"}))
+        assert recv_until(stay, lambda m: m.get("type") == "message")["message"] == "still here"
+    wait_until(lambda: any("RuntimeError: the history store failed" in e for e in lab.errors()),
+               what="the traceback in the server's errors")
+
+
 def test_the_fast_path_and_the_protocol_fix_are_active_on_the_supported_versions(lab):
     assert internals.SUPPORT.protocol_fix and internals.SUPPORT.fast_path, internals.SUPPORT.why_not
     assert uvicorn_config(lab.app, lab.settings).ws is internals.LabWebSocketProtocol
