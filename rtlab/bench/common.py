@@ -12,8 +12,8 @@ the same way (:func:`run_rounds`, :func:`cpu_figure`):
   ``--max-rounds`` rounds, or for ``--time-limit`` seconds: every run stays bounded;
 * the figure is the total server CPU over the total units (deliveries, round trips) of all
   repeats, with the spread (min–max) of the per-repeat figures, and the CPU seconds it came from;
-* a figure whose CPU did not reach ``--min-cpu`` (or :data:`CPU_FLOOR`, 20 ticks, whatever
-  ``--min-cpu`` says) is flagged unreliable: ``*`` in the tables, ``cpu_reliable: false`` in JSON;
+* a figure whose CPU did not reach ``--min-cpu``, or :data:`CPU_FLOOR` (1 s, 100 ticks) whatever
+  ``--min-cpu`` says, is flagged unreliable: ``*`` in the tables, ``cpu_reliable: false`` in JSON;
 * a zero is a value: 0.0 µs is printed as 0.00 (and flagged), never as ``-``. Only a figure
   that does not exist (nothing was delivered) is ``None`` in JSON and ``-`` in a table.
 
@@ -174,7 +174,7 @@ def progress(items: Iterable, total: int | None = None, desc: str = "", enabled:
 # --- server CPU ----------------------------------------------------------------------------
 
 TICK = 0.01  # seconds: the resolution of a process's CPU clock (USER_HZ = 100)
-CPU_FLOOR = 20 * TICK  # below this much CPU, no figure is reliable, whatever --min-cpu says
+CPU_FLOOR = 100 * TICK  # below 1 s of CPU, no figure is reliable, whatever --min-cpu says
 EPSILON = 1e-6  # seconds: sums of clock readings are floats (0.15 + 0.15 may be 0.29999999999999993)
 MIN_CPU = 1.0  # default --min-cpu: seconds of server CPU per cell, over all its repeats
 MAX_ROUNDS = 1000  # default --max-rounds, per repeat
