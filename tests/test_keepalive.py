@@ -37,7 +37,7 @@ def test_client_that_stops_answering_pings_is_dropped():
             frames = read_frames_until_eof(mute, start + 10)
             elapsed = time.monotonic() - start
             mute.close()
-            assert elapsed < INTERVAL + TIMEOUT + 1.0, elapsed
+            assert elapsed < INTERVAL + TIMEOUT + 3.0, elapsed  # the pings, not the 10 s read deadline
             opcodes = [op for op, _ in frames]
             assert 0x9 in opcodes, "the server pinged"
             assert opcodes[-1] == 0x8, "and closed with a close frame"

@@ -42,7 +42,7 @@ def test_token_bucket_refills_and_forgives_a_client_that_slows_down(monkeypatch)
 
 
 def test_past_the_rate_an_error_then_1008_and_other_clients_are_unaffected():
-    with LabServer(rate_limit=1, rate_limit_burst=3) as lab:
+    with LabServer(rate_limit=0.01, rate_limit_burst=3) as lab:  # a token comes back in 100 s: none does here
         with connect(lab.ws_url + "/ws/json") as spammer, connect(lab.ws_url + "/ws/json") as calm:
             for _ in range(3):
                 assert ask(spammer, {"type": "ping"}) == {"type": "pong"}
@@ -54,7 +54,7 @@ def test_past_the_rate_an_error_then_1008_and_other_clients_are_unaffected():
 
 
 def test_a_spammer_in_a_room_reaches_the_room_only_within_the_limit():
-    with LabServer(rate_limit=1, rate_limit_burst=5) as lab:
+    with LabServer(rate_limit=0.01, rate_limit_burst=5) as lab:  # a token comes back in 100 s: none does here
         with connect(lab.ws_url + "/ws/chat/r?username=calm") as calm:
             recv_until(calm, lambda m: m["type"] == "system")
             with connect(lab.ws_url + "/ws/chat/r?username=spam") as spam:
@@ -96,9 +96,10 @@ def test_half_open_connections_are_removed_with_their_presence_and_pool_slots():
         with connect(lab.ws_url + "/ws/pooled/ghost") as third:
             assert closed_with(third) == (1008, "Max connections reached")
         start = time.monotonic()
-        wait_until(lambda: not http.get("/user/ghost/online").json()["online"], timeout=INTERVAL + TIMEOUT + 2,
+        wait_until(lambda: not http.get("/user/ghost/online").json()["online"], timeout=INTERVAL + TIMEOUT + 5,
                    what="the half-open connections to be removed")
-        assert time.monotonic() - start < INTERVAL + TIMEOUT + 1.0
+        # Seconds, not the minutes TCP would take: the pings did it (the slack is for a loaded machine).
+        assert time.monotonic() - start < INTERVAL + TIMEOUT + 3.0
         assert http.get("/rooms/hall").json() == {"room": "hall", "users": [], "count": 0}
         with connect(lab.ws_url + "/ws/pooled/ghost") as a, connect(lab.ws_url + "/ws/pooled/ghost") as b:
             assert recv_json(a)["type"] == recv_json(b)["type"] == "connected"  # both slots were freed
