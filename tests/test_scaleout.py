@@ -270,15 +270,17 @@ def test_a_redis_restart_mid_chat(redis_server):
             redis_server.restart()  # every key is gone (no persistence), every connection to it broken
 
             # The local clients stay connected. Once both processes have reconnected and resubscribed,
-            # messages cross again: keep saying something until bob hears one.
-            def crossed():
-                ann.send(json.dumps({"type": "message", "message": "probe"}))
+            # messages cross again, each way on its own (each process resubscribes on its own): keep
+            # saying something until the other side hears it.
+            def crossed(sender, receiver, text: str) -> bool:
+                sender.send(json.dumps({"type": "message", "message": text}))
                 try:
-                    return recv_until(bob, lambda m: m["type"] == "message", timeout=0.5)["message"] == "probe"
-                except TimeoutError:
+                    return recv_until(receiver, lambda m: m.get("message") == text, timeout=0.5) is not None
+                except (TimeoutError, AssertionError):
                     return False
 
-            wait_until(crossed, timeout=20, what="messages crossing again")
+            wait_until(lambda: crossed(ann, bob, "probe A to B"), timeout=20, what="A to B crossing again")
+            wait_until(lambda: crossed(bob, ann, "probe B to A"), timeout=20, what="B to A crossing again")
             bob.send(json.dumps({"type": "message", "message": "after"}))
             assert recv_until(ann, lambda m: m.get("message") == "after")["username"] == "bob"
             # Presence was restated by both processes after the restart.
