@@ -45,8 +45,8 @@ Key = tuple[int, int]
 class Outgoing:
     """One message to many clients: JSON text and frame bytes, each built once.
 
-    ``key`` orders a message of a resumable stream (a chat message, a notification): a held
-    connection drops what its history already holds (:meth:`Connection.release`).
+    ``key`` orders a message of a resumable stream (a chat message, a notification, a document
+    edit): a connection drops what the history it was sent already holds (:meth:`Connection.release`).
     """
 
     __slots__ = ("text", "size", "key", "_frame")
@@ -73,7 +73,7 @@ class Connection:
     """
 
     __slots__ = ("id", "hub", "ws", "endpoint", "user", "groups", "outbox", "queued", "waiting_since",
-                 "closed", "shared", "held", "_proto", "_writer", "_scheduled", "_flushed")
+                 "closed", "shared", "held", "floor", "_proto", "_writer", "_scheduled", "_flushed")
     _ids = itertools.count(1)
 
     def __init__(self, hub: "Hub", ws: WebSocket, endpoint: str, user: str | None) -> None:
@@ -89,6 +89,7 @@ class Connection:
         self.closed = False
         self.shared = False  # counted in the broker's shared state (Redis)
         self.held: list[Outgoing] | None = None  # live messages waiting for the history (see hold())
+        self.floor: Key | None = None  # the last key of the history it was sent (see release())
         self._proto = internals.fast_transport(ws)
         self._writer: asyncio.Task | None = None  # only while the peer applies backpressure
         self._scheduled = False  # a flush of the outbox is scheduled (call_soon)
@@ -103,6 +104,8 @@ class Connection:
         if self.closed:
             return False
         item = message if isinstance(message, Outgoing) else Outgoing(message)
+        if item.key is not None and self.floor is not None and item.key <= self.floor:
+            return True  # the history it was sent holds this one already
         if self.held is not None:
             self.held.append(item)
             return True
@@ -128,14 +131,19 @@ class Connection:
         self.held = []
 
     def release(self, after: Key | None = None, first: Iterable[Any] = ()) -> None:
-        """Send ``first`` (the history), then what was held, except resumable messages at or before
-        ``after``: the history holds those already."""
+        """Send ``first`` (the history), then what was held; from now on, resumable messages at or
+        before ``after`` are dropped, held or late: the history holds those already.
+
+        Late ones exist across processes: the history is read on one Redis connection and live
+        messages arrive on another, so a message the history holds can still arrive after this.
+        The keys of a connection's resumable messages come from one ordered stream (its room, its
+        notifications, its document), so anything at or before ``after`` is in that history."""
         held, self.held = self.held or [], None
+        self.floor = after
         for message in first:
             self.send(message)
         for item in held:
-            if after is None or item.key is None or item.key > after:
-                self.send(item)
+            self.send(item)
 
     def _flush(self) -> None:
         """Write everything queued this turn in one go; under backpressure, hand over to a writer."""

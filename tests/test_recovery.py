@@ -82,6 +82,28 @@ async def test_a_reconnect_with_since_gets_exactly_what_was_missed_then_live(lab
     await bob.close()
 
 
+async def test_a_message_the_history_held_is_not_delivered_again_when_it_arrives_late(lab):
+    """Across processes the history is read on one Redis connection and live messages come on
+    another, so a message the history holds can reach the node after the history was sent. Here
+    the hub is handed such a late message directly, as the node's bus listener would."""
+    from rtlab.history import key_of, room_group
+    from rtlab.hub import Outgoing
+
+    ann, _ = await join(lab.ws_url, "late", "ann")
+    sent = await say_all(ann, ["1", "2"])
+    bob, history = await join(lab.ws_url, "late", "bob")
+    assert texts_of(history["messages"]) == ["1", "2"]
+    late = Outgoing(sent[-1], key=key_of(sent[-1]))
+    lab.services.loop.call_soon_threadsafe(lab.services.hub.publish, room_group("late"), late)
+    await say_all(ann, ["3"])
+    live = [await _next(bob)]  # its own join notice, then 3, and never 2 again
+    while live[-1].get("message") != "3":
+        live.append(await _next(bob))
+    assert texts_of(live) == ["3"]
+    await ann.close()
+    await bob.close()
+
+
 async def test_since_the_latest_message_recovers_nothing_more():
     with LabServer() as lab:
         ann, _ = await join(lab.ws_url, "r", "ann")
