@@ -15,7 +15,9 @@ gets the newest that do, with ``recovered: false``. Between reading the history
 and receiving live messages there must be no gap and no repeat: the connection is *held*
 (``Connection.hold()``: live messages are queued, not sent) from before the history is read until
 the history is sent, then released with every held message at or before the history's last id
-dropped (``Connection.release()``). Both brokers use :func:`recover` and that hold.
+dropped (``Connection.release()``), and any that arrives later too: across processes the history
+and the live messages come over two Redis connections, so one the history holds can arrive after
+it. Both brokers use :func:`recover` and that hold.
 """
 from __future__ import annotations
 
