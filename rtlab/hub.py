@@ -104,8 +104,12 @@ class Connection:
         if self.closed:
             return False
         item = message if isinstance(message, Outgoing) else Outgoing(message)
-        if item.key is not None and self.floor is not None and item.key <= self.floor:
-            return True  # the history it was sent holds this one already
+        if item.key is not None and self.floor is not None:
+            if item.key <= self.floor:
+                return True  # the history it was sent holds this one already
+            # A newer one: the bus delivers in publish order, so no late one can follow it (and
+            # a stream that starts over, as a Redis that lost its data does, is not cut off).
+            self.floor = None
         if self.held is not None:
             self.held.append(item)
             return True
@@ -137,7 +141,8 @@ class Connection:
         Late ones exist across processes: the history is read on one Redis connection and live
         messages arrive on another, so a message the history holds can still arrive after this.
         The keys of a connection's resumable messages come from one ordered stream (its room, its
-        notifications, its document), so anything at or before ``after`` is in that history."""
+        notifications, its document), so anything at or before ``after`` is in that history; and
+        once a newer one came, no late one can (the floor is lifted)."""
         held, self.held = self.held or [], None
         self.floor = after
         for message in first:
