@@ -47,6 +47,14 @@ async def say_all(ws, texts: list[str]) -> list[dict]:
     return echoes
 
 
+async def read_through(ws, text: str) -> list[dict]:
+    """Every message up to and including the room message ``text`` (5 s bound per message)."""
+    seen = [await _next(ws)]
+    while seen[-1].get("message") != text:
+        seen.append(await _next(ws))
+    return seen
+
+
 def texts_of(messages: list[dict]) -> list[str]:
     return [m["message"] for m in messages if m.get("type") == "message"]
 
@@ -74,9 +82,7 @@ async def test_a_reconnect_with_since_gets_exactly_what_was_missed_then_live(lab
     bob, history = await join(lab.ws_url, "r", "bob", since=first[-1]["id"])
     assert history["recovered"] is True and texts_of(history["messages"]) == ["4", "5"]
     await say_all(ann, ["6"])
-    live = [await _next(bob)]  # its own join notice, then 6
-    while live[-1].get("message") != "6":
-        live.append(await _next(bob))
+    live = await read_through(bob, "6")  # its own join notice, then 6
     assert texts_of(live) == ["6"]
     await ann.close()
     await bob.close()
@@ -96,9 +102,7 @@ async def test_a_message_the_history_held_is_not_delivered_again_when_it_arrives
     late = Outgoing(sent[-1], key=key_of(sent[-1]))
     lab.services.loop.call_soon_threadsafe(lab.services.hub.publish, room_group("late"), late)
     await say_all(ann, ["3"])
-    live = [await _next(bob)]  # its own join notice, then 3, and never 2 again
-    while live[-1].get("message") != "3":
-        live.append(await _next(bob))
+    live = await read_through(bob, "3")  # its own join notice, then 3, and never 2 again
     assert texts_of(live) == ["3"]
     await ann.close()
     await bob.close()
@@ -289,9 +293,7 @@ async def _recover_across(a: Node, b: Node) -> None:
     ann, history = await join(b.ws_url, "x", "ann", since=kept[-1]["id"])  # ann comes back on B
     assert history["recovered"] is True and texts_of(history["messages"]) == ["4", "5"]
     await say_all(bob, ["6"])
-    live = []  # its own join notice and the old ann's leave notice (A publishes it late), then 6
-    while not live or live[-1].get("message") != "6":
-        live.append(await _next(ann))
+    live = await read_through(ann, "6")  # its own join notice and the old ann's leave notice, then 6
     assert texts_of(live) == ["6"]
     stale, history = await join(a.ws_url, "x", "carl", since="00000000.1-0")
     assert history["recovered"] is False and texts_of(history["messages"]) == ["1", "2", "3", "4", "5", "6"]
