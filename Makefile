@@ -30,6 +30,7 @@ lab: setup
 	@$(BIN)/python -m rtlab.tools.lab notebooks/00_start_here.ipynb --log $(VENV)/jupyter-lab.log
 
 test: $(STAMP) $(if $(NPM),$(NODE_DEPS))
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 $(NODE_DEPS): tests/node/package.json tests/node/package-lock.json

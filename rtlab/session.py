@@ -7,8 +7,9 @@ The order, written once:
   visible to every process; accept; add it to the hub), presence (count its user in its groups),
   announce (``joined``);
 * **leave**, on any exit (the client left, it was dropped, the server is stopping, the handler
-  raised: then the client gets 1011 and the traceback is logged) — remove (from the hub: nothing more is sent to it), presence and counts out of the
-  broker, announce (``left``, which then counts everyone but the leaver), release the pool slot.
+  raised: then the client gets 1011 and the traceback is logged) — remove (from the hub: nothing more is
+  sent to it), presence and counts out of the broker, announce (``left``, which then counts everyone but
+  the leaver), release the pool slot.
 
 A limit that is reached is answered by accepting and closing with 1008 and a reason, and the
 session yields ``None``.

@@ -136,7 +136,8 @@ def test_with_the_internals_forced_off_the_public_api_serves_the_same(monkeypatc
     monkeypatch.setattr(internals, "_warned", False)
     with LabServer() as lab:
         assert uvicorn_config(lab.app, lab.settings).ws == "websockets-sansio"
-        with connect(f"{lab.ws_url}/ws/chat/r?username=ann") as ann, connect(f"{lab.ws_url}/ws/chat/r?username=bob") as bob:
+        with connect(f"{lab.ws_url}/ws/chat/r?username=ann") as ann, \
+                connect(f"{lab.ws_url}/ws/chat/r?username=bob") as bob:
             recv_json(ann)
             (conn, *_) = lab.services.hub.connections
             assert conn._proto is None

@@ -13,8 +13,17 @@ import sys
 import pytest
 
 from rtlab.bench.clients import frame, frame_header, handshake_request
-from rtlab.bench.common import (CPU_FLOOR, Incomplete, add_cpu_vs, cpu_figure, fmt_cpu, fmt_ratio, ratio, run_rounds,
-                                table)
+from rtlab.bench.common import (
+    CPU_FLOOR,
+    Incomplete,
+    add_cpu_vs,
+    cpu_figure,
+    fmt_cpu,
+    fmt_ratio,
+    ratio,
+    run_rounds,
+    table,
+)
 
 # A cell that can never reach its CPU target: one round, flagged unreliable whatever the machine.
 ONE_ROUND = ("--repeat", "1", "--max-rounds", "1", "--min-cpu", "1000")

@@ -32,7 +32,8 @@ INBOUNDS = {f"{mod.__name__.rsplit('.', 1)[-1]}.{name}": obj
             if isinstance(obj, Inbound)}
 TAGS = ["ping", "message", "private", "typing", "edit", "auth", "pong", "", "PING", "message\x00"]
 
-json_scalars = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=50)
+json_scalars = (st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
+                | st.text(max_size=50))
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
                            | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
 # Objects that look like messages: a known (or near) tag, the fields the models use, any values.

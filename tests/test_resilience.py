@@ -12,8 +12,7 @@ from websockets.asyncio.client import connect as aconnect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from rtlab import LabServer
-from rtlab import wsio
+from rtlab import LabServer, wsio
 
 from .helpers import ask, closed_with, raw_handshake, recv_json, recv_until, wait_until
 from .targets import ws_targets

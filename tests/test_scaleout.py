@@ -20,9 +20,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from rtlab import LabServer, ServerStartError
+from rtlab.tools.redis import free_port
 
 from .helpers import recv_json, recv_until, wait_until
-from rtlab.tools.redis import free_port
 
 needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None,
                                  reason="needs redis-server (apt-get install redis-server)")
@@ -127,7 +127,8 @@ def test_chat_crosses_processes(nodes):
             ann.send(json.dumps({"type": "private", "to": "nobody", "message": "?"}))
             assert recv_until(ann, lambda m: m["type"] == "delivery") == {"type": "delivery", "sent": False}
             for node in (a, b):
-                assert httpx.get(node.url + "/rooms/hall").json() == {"room": "hall", "users": ["ann", "bob"], "count": 2}
+                hall = {"room": "hall", "users": ["ann", "bob"], "count": 2}
+                assert httpx.get(node.url + "/rooms/hall").json() == hall
                 assert httpx.get(node.url + "/user/bob/online").json() == {"online": True}
         left = recv_until(ann, lambda m: m.get("message") == "bob left the room")
         assert left["users_count"] == 1
@@ -148,7 +149,8 @@ def test_broadcast_and_rooms_cross_processes(nodes):
         expected = {"type": "message", "username": "bob", "message": "hi"}
         assert recv_json(ann) == expected
         assert recv_until(bob, lambda m: m["type"] == "message") == expected
-    with connect(f"{a.ws_url}/ws/broadcast?username=ann") as ann, connect(f"{b.ws_url}/ws/broadcast?username=bob") as bob:
+    with connect(f"{a.ws_url}/ws/broadcast?username=ann") as ann, \
+            connect(f"{b.ws_url}/ws/broadcast?username=bob") as bob:
         assert recv_until(ann, lambda m: m["username"] == "bob") == {"type": "join", "username": "bob", "count": 2}
         ann.send(json.dumps({"message": "all"}))
         assert recv_until(bob, lambda m: m["type"] == "message")["message"] == "all"

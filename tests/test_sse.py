@@ -261,7 +261,7 @@ def test_streams_end_cleanly_when_the_server_stops():
 async def test_a_flood_of_announcements_drops_no_healthy_subscriber():
     """Back-to-back announcements faster than one event per wake-up: every healthy subscriber gets
     every one of them (its writer sends all that queued up in one write); none is dropped."""
-    from rtlab.bench.clients import Poster, subscribe, stamp
+    from rtlab.bench.clients import Poster, stamp, subscribe
 
     subscribers, announcements, posters = 200, 1500, 4
     with LabServer() as lab:

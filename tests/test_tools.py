@@ -218,7 +218,8 @@ def test_redis_server_keeps_its_api():
 
 # --- make lab -------------------------------------------------------------------------------
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or not redis.available(), reason="needs Linux and redis-server")
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not redis.available(),
+                    reason="needs Linux and redis-server")
 def test_a_killed_owner_leaves_no_redis_server_behind():
     """A kernel killed mid-notebook must not leave an orphan redis-server (PR_SET_PDEATHSIG)."""
     from .helpers import wait_until

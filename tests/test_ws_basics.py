@@ -52,7 +52,8 @@ BAD_INPUTS = {
     "missing field": ('{"type": "message"}', "message: Field required"),
     "extra field": ('{"type": "ping", "admin": true}', "admin: Extra inputs are not permitted"),
     "lone surrogate": ('{"type": "message", "message": "\\ud800"}', "malformed JSON"),
-    "nesting 5,000 deep": ('{"type": "message", "message": ' + "[" * 5000 + "]" * 5000 + "}", "malformed JSON: recursion limit"),
+    "nesting 5,000 deep": ('{"type": "message", "message": ' + "[" * 5000 + "]" * 5000 + "}",
+                           "malformed JSON: recursion limit"),
     "huge field value": (json.dumps({"type": "message", "message": "x" * 40_000}), "at most 16000 characters"),
     "empty text": ("", "malformed JSON"),
 }

@@ -28,9 +28,26 @@ import asyncio
 import importlib.util
 
 from .clients import Counting, frame, open_ws
-from .common import (MAX_ROUNDS, MIN_CPU, RAW, RTLAB, TIME_LIMIT, ServerProcess, abort_all, add_cpu_arguments,
-                     add_cpu_vs, cpu_figure, cpu_footnote, emit, fmt_cpu, fmt_ratio, progress, ratio, run_rounds,
-                     table)
+from .common import (
+    MAX_ROUNDS,
+    MIN_CPU,
+    RAW,
+    RTLAB,
+    TIME_LIMIT,
+    ServerProcess,
+    abort_all,
+    add_cpu_arguments,
+    add_cpu_vs,
+    cpu_figure,
+    cpu_footnote,
+    emit,
+    fmt_cpu,
+    fmt_ratio,
+    progress,
+    ratio,
+    run_rounds,
+    table,
+)
 
 UNIT = "round_trip"
 

@@ -35,9 +35,28 @@ import asyncio
 import json
 
 from .clients import Counting, Stalled, open_ws, stamp
-from .common import (MAX_ROUNDS, MIN_CPU, RAW, RTLAB, TIME_LIMIT, Incomplete, ServerProcess, abort_all,
-                     add_cpu_arguments, add_cpu_vs, cpu_figure, cpu_footnote, emit, fmt_cpu, fmt_ratio,
-                     progress, raise_nofile, run_repeats, summarize, table)
+from .common import (
+    MAX_ROUNDS,
+    MIN_CPU,
+    RAW,
+    RTLAB,
+    TIME_LIMIT,
+    Incomplete,
+    ServerProcess,
+    abort_all,
+    add_cpu_arguments,
+    add_cpu_vs,
+    cpu_figure,
+    cpu_footnote,
+    emit,
+    fmt_cpu,
+    fmt_ratio,
+    progress,
+    raise_nofile,
+    run_repeats,
+    summarize,
+    table,
+)
 
 SERVERS = {
     "raw": (RAW, "/ws/broadcast"),

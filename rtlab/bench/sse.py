@@ -47,9 +47,28 @@ import time
 
 from . import fanout
 from .clients import Poster, SseSubscriber, stamp, subscribe
-from .common import (MAX_ROUNDS, MIN_CPU, RTLAB, TIME_LIMIT, Incomplete, ServerProcess, abort_all,
-                     add_cpu_arguments, add_cpu_vs, cpu_figure, cpu_footnote, emit, fmt_cpu, fmt_ratio,
-                     progress, raise_nofile, ratio, run_repeats, summarize, table)
+from .common import (
+    MAX_ROUNDS,
+    MIN_CPU,
+    RTLAB,
+    TIME_LIMIT,
+    Incomplete,
+    ServerProcess,
+    abort_all,
+    add_cpu_arguments,
+    add_cpu_vs,
+    cpu_figure,
+    cpu_footnote,
+    emit,
+    fmt_cpu,
+    fmt_ratio,
+    progress,
+    raise_nofile,
+    ratio,
+    run_repeats,
+    summarize,
+    table,
+)
 
 SSE_SERVER = [sys.executable, "-m", "rtlab.bench.sse_servers"]
 # kind ("ws" runs through the fan-out benchmark's server kinds), command, path

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from ..history import History
     from ..hub import Connection, Hub
     from ..notify import Notifier
-    from .memory import Documents, PoolLimits
     from ..settings import Settings
+    from .memory import Documents, PoolLimits
 
 SSE = "sse"  # the pseudo-endpoint under which SSE notification subscriptions count
 

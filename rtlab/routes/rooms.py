@@ -48,7 +48,8 @@ async def _group_session(ws: WebSocket, username: str, group: str, kind: GroupKi
                              exclude=exclude)
 
     async with session(services, ws, kind.endpoint, user=username, groups=[group],
-                       joined=lambda conn: announce(kind.joined, conn), left=lambda conn: announce(kind.left, None)) as conn:
+                       joined=lambda conn: announce(kind.joined, conn),
+                       left=lambda conn: announce(kind.left, None)) as conn:
         async for msg in conn.messages(_say):
             await broker.publish(group, {"type": "message", "username": username, "message": msg.message})
 
@@ -122,5 +123,6 @@ async def private(ws: WebSocket, user_id: str) -> None:
 async def presence(request: Request, room_id: str) -> dict:
     """Who is in a room (chat or room endpoint)."""
     broker = services_of(request).broker
-    users = sorted(set(await broker.group_users(room_group(room_id))) | set(await broker.group_users(f"room:{room_id}")))
+    users = sorted(set(await broker.group_users(room_group(room_id)))
+                   | set(await broker.group_users(f"room:{room_id}")))
     return {"room": room_id, "users": users, "count": len(users)}

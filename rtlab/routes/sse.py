@@ -13,14 +13,15 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
+
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 
+from .. import internals
 from ..channels import Channel
 from ..messages import Text, utc_now
-from .. import internals
 from ..wsio import dumps
 from .common import services_of
 
@@ -68,14 +69,16 @@ async def ticks(request: Request, interval: float, limit: int | None, start: int
 
 
 @router.get("/sse", response_class=EventSourceResponse)
-async def messages(request: Request, interval: float = Interval(), limit: int | None = Limit()) -> AsyncIterator[ServerSentEvent]:
+async def messages(request: Request, interval: float = Interval(),
+                   limit: int | None = Limit()) -> AsyncIterator[ServerSentEvent]:
     """``data: Message N`` every interval."""
     async for n in ticks(request, interval, limit):
         yield ServerSentEvent(raw_data=f"Message {n}", retry=RETRY_MS if n == 1 else None)
 
 
 @router.get("/sse/json", response_class=EventSourceResponse)
-async def json_stream(request: Request, interval: float = Interval(), limit: int | None = Limit()) -> AsyncIterator[ServerSentEvent]:
+async def json_stream(request: Request, interval: float = Interval(),
+                      limit: int | None = Limit()) -> AsyncIterator[ServerSentEvent]:
     """JSON events: ``{"timestamp", "value"}``."""
     rng = random.Random()
     async for n in ticks(request, interval, limit):
@@ -84,7 +87,8 @@ async def json_stream(request: Request, interval: float = Interval(), limit: int
 
 
 @router.get("/sse/events", response_class=EventSourceResponse)
-async def named_events(request: Request, interval: float = Interval(), limit: int | None = Limit()) -> AsyncIterator[ServerSentEvent]:
+async def named_events(request: Request, interval: float = Interval(),
+                       limit: int | None = Limit()) -> AsyncIterator[ServerSentEvent]:
     """Named events: every 5th is ``event: milestone``; the others are plain ``Count: N``."""
     async for n in ticks(request, interval, limit):
         retry = RETRY_MS if n == 1 else None
@@ -242,7 +246,8 @@ class AnnounceBody(BaseModel):
 
 
 @router.post("/announce")
-async def announce(request: Request, message: Text | None = Query(None), body: AnnounceBody | None = Body(None)) -> dict:
+async def announce(request: Request, message: Text | None = Query(None),
+                   body: AnnounceBody | None = Body(None)) -> dict:
     """Send an announcement to every ``/sse/announcements`` subscriber."""
     text = message if message is not None else (body.message if body else None)
     if text is None:
