@@ -8,12 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
-from . import __version__, internals
+from . import internals
+from ._version import __version__
 from .broker import BrokerUnavailable
 from .origin import OriginGuard
 from .routes import ROUTERS
 from .services import Services
 from .settings import Settings
+
+__all__ = ["create_app", "route_table"]
 
 log = logging.getLogger("rtlab")
 

@@ -5,6 +5,8 @@ import collections
 
 from . import ot
 
+__all__ = ["MAX_DOCUMENT_CHARS", "Document", "OTClient"]
+
 MAX_DOCUMENT_CHARS = 1_000_000
 
 

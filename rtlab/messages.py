@@ -6,7 +6,7 @@ unknown fields are refused, so a typo in a field name is reported instead of ign
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -51,8 +51,8 @@ class TokenResponse(BaseModel):
     token_type: Literal["bearer"] = "bearer"
 
 
-JSON = dict[str, Any]
-__all__ = ["Auth", "JSON", "Message", "Model", "Name", "Ping", "Text", "TokenRequest", "TokenResponse", "utc_now"]
+__all__ = ["Auth", "ChatPrivate", "ChatTyping", "DocEdit", "EditRange", "Message", "Model", "Name", "Ping", "Say",
+           "Text", "TokenRequest", "TokenResponse", "Whisper", "utc_now"]
 
 
 # -- /ws/chat/{room} ------------------------------------------------------------------

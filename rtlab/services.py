@@ -9,7 +9,6 @@ from .channels import Channel, Subscription
 from .history import History
 from .hub import Hub
 from .notify import Notifier
-from .routes.naive import Naive
 from .settings import Settings
 
 
@@ -29,7 +28,6 @@ class Services:
         self.pools = PoolLimits()  # per-user connection limits taken in this process
         self.broker = make_broker(Local(settings, self.hub, self.notifier, self.announcements, self.history,
                                         self.documents, self.pools))
-        self.naive = Naive(settings.max_connections_per_user)  # the tutorial endpoints' state
         self.http_requests = 0  # counted by the app's middleware, read by the dashboard
         self.loop: asyncio.AbstractEventLoop | None = None  # the server's event loop, once it runs
 

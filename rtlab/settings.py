@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+__all__ = ["Settings", "with_overrides"]
+
 log = logging.getLogger("rtlab")
 
 KiB = 1024

@@ -6,7 +6,7 @@ import socket
 
 from websockets.exceptions import ConnectionClosed
 
-from rtlab.bench.clients import handshake_request
+from rtlab.frames import handshake_request
 
 
 def closed_with(ws, timeout: float = 5.0) -> tuple[int, str]:

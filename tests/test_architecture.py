@@ -8,7 +8,6 @@ import pytest
 from websockets.sync.client import connect
 
 from rtlab import LabServer, internals
-from rtlab.hub import Hub
 from rtlab.server import uvicorn_config
 
 from .helpers import closed_with, recv_json, recv_until, wait_until
@@ -174,10 +173,6 @@ def test_a_stream_keeps_a_constant_number_of_tasks(lab):
             recv_json(ws)
         late = on_server_loop(lab, count)
     assert late == early, (early, late)
-
-
-def test_the_hub_has_no_broker():
-    assert not hasattr(Hub, "bus") and "connect" not in vars(Hub)
 
 
 def test_an_idle_connection_holds_no_task(lab):

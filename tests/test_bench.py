@@ -12,7 +12,6 @@ import sys
 
 import pytest
 
-from rtlab.bench.clients import frame, frame_header, handshake_request
 from rtlab.bench.common import (
     CPU_FLOOR,
     Incomplete,
@@ -24,6 +23,7 @@ from rtlab.bench.common import (
     run_rounds,
     table,
 )
+from rtlab.frames import frame, frame_header, handshake_request
 
 # A cell that can never reach its CPU target: one round, flagged unreliable whatever the machine.
 ONE_ROUND = ("--repeat", "1", "--max-rounds", "1", "--min-cpu", "1000")

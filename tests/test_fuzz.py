@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from websockets.asyncio.client import connect as aconnect
 
 from rtlab import LabServer
-from rtlab.bench.clients import frame, frame_header, handshake_request
+from rtlab.frames import frame, frame_header, handshake_request
 from rtlab.routes import apps, auth, basic, pooling, rooms
 from rtlab.wsio import Inbound
 

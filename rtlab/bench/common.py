@@ -44,6 +44,8 @@ from dataclasses import dataclass
 
 import psutil
 
+__all__ = ["CpuFigure", "ServerProcess", "cpu_figure", "percentiles", "ratio", "table"]
+
 RAW = [sys.executable, "-m", "rtlab.bench.raw_server"]
 RTLAB = [sys.executable, "-m", "rtlab", "serve", "--port", "0"]
 # Benchmarks push thousands of messages down one connection: the per-connection rate limit is off.

@@ -31,7 +31,12 @@ def _limit(ws: WebSocket) -> int:
 
 
 def _naive(conn) -> "Naive":
-    return conn.app.state.services.naive
+    """The tutorial endpoints' state, built here on first use: the services know nothing of it."""
+    state = conn.app.state
+    naive = getattr(state, "naive", None)
+    if naive is None:
+        naive = state.naive = Naive(state.services.settings.max_connections_per_user)
+    return naive
 
 
 class ConnectionManager:

@@ -19,6 +19,9 @@ import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+__all__ = ["CHROMIUM_ARGS", "INSTALL_HINT", "WS_OUTCOME_JS", "NoBrowser", "chromium", "chromium_path", "in_ci",
+           "install_command", "install_hint", "system_chromium"]
+
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",

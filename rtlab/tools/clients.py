@@ -1,6 +1,6 @@
 """Clients for experiments that well-behaved libraries won't do for you.
 
-The handshake and the frames are written by :mod:`rtlab.bench.clients` (one copy for the
+The handshake and the frames are written by :mod:`rtlab.frames` (one copy for the
 benchmarks, these clients and the tests); ``frame`` and ``frame_header`` are re-exported here.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ import asyncio
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
-from ..bench.clients import frame, frame_header, handshake_request
+from ..frames import frame, frame_header, handshake_request
 
 __all__ = ["close_code_after", "frame", "frame_header", "stalled_client"]
 

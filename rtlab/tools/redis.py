@@ -13,6 +13,8 @@ import sys
 import time
 import weakref
 
+__all__ = ["INSTALL_HINT", "NoRedis", "RedisServer", "available", "free_port", "install_hint"]
+
 
 class NoRedis(RuntimeError):
     """No ``redis-server`` on PATH."""
