@@ -110,7 +110,8 @@ def warn_once() -> None:
 class Inbox:
     """What uvicorn's protocol asks of its ``asyncio.Queue`` of received events (``put_nowait``,
     ``get``, ``empty``, ``qsize``), without the Queue's three deques, a saving per idle connection
-    that the README's memory table measures. One reader (the app) and a short list: the protocol pauses reading past HIGH_WATER."""
+    that the README's memory table measures. One reader (the app) and a short list: the protocol pauses
+    reading past HIGH_WATER."""
 
     __slots__ = ("_items", "_getter")
 
