@@ -10,6 +10,10 @@ What is known to break, and how this module avoids it:
   silently. Readiness therefore watches ``thread.is_alive()`` as well as ``server.started``.
 * Open WebSocket and SSE connections hold a graceful shutdown: the app is told that shutdown
   has begun (its streams end cleanly) and uvicorn gets a short ``timeout_graceful_shutdown``.
+* A learner's app (``serve(app)``) runs on stock uvicorn: ``uvicorn.Server`` with uvicorn's own
+  defaults and protocol classes, as ``uvicorn module:app`` runs it (16 MiB messages, pings every
+  20 s, no graceful-shutdown timeout). rtlab's own app runs on its tuned settings and protocol
+  (:func:`uvicorn_config`, :mod:`rtlab.internals`). Only the address and the logging are the lab's.
 * Log records from the server thread would land in whichever notebook cell is running:
   they are captured in memory instead (``lab.logs()``), and so are warnings raised in a server
   thread (``warnings.showwarning`` is wrapped once: other threads' warnings are shown as before).
@@ -114,6 +118,14 @@ def uvicorn_config(app, settings: Settings, **extra: Any) -> uvicorn.Config:
     )
 
 
+def learner_config(app, host: str, port: int, **options: Any) -> uvicorn.Config:
+    """uvicorn's own defaults for a learner's app, as ``uvicorn module:app`` (or ``uvicorn.run(app)``)
+    gives them; ``options`` are ``uvicorn.Config`` arguments (``ws_ping_interval=5``...). Only the
+    address and the logging (into the lab's buffer, not the cell) are set here."""
+    options.setdefault("log_config", None)
+    return uvicorn.Config(app, host=host, port=port, **options)
+
+
 _running: "weakref.WeakSet[LabServer]" = weakref.WeakSet()
 
 
@@ -125,13 +137,14 @@ class LabServer:
     """
 
     def __init__(self, settings: Settings | None = None, *, app=None, name: str | None = None,
-                 **overrides: Any) -> None:
+                 uvicorn_options: dict[str, Any] | None = None, **overrides: Any) -> None:
         capture_logs()
         self._name = name
+        self._uvicorn_options = dict(uvicorn_options or {})  # a learner's app: uvicorn.Config arguments
         self.settings = with_overrides(settings, **overrides)
         self._given_app = app  # a learner's own ASGI app; None runs rtlab's
         self.app = None
-        self._server: internals.UvicornServer | None = None
+        self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
         self._log_thread: str | None = None  # this server's thread name: its log lines
@@ -182,8 +195,13 @@ class LabServer:
             return self
         capture_logs()
         mark = len(_buffer.records)
-        self.app = self._given_app if self._given_app is not None else create_app(self.settings)
-        server = internals.UvicornServer(uvicorn_config(self.app, self.settings))
+        if self._given_app is not None:  # stock uvicorn, as the learner's app will run in production
+            self.app = self._given_app
+            server = uvicorn.Server(learner_config(self.app, self.settings.host, self.settings.port,
+                                                   **self._uvicorn_options))
+        else:
+            self.app = create_app(self.settings)
+            server = internals.UvicornServer(uvicorn_config(self.app, self.settings))
         thread = threading.Thread(target=self._run, args=(server,), name=f"{THREAD_PREFIX}{next(_thread_numbers)}",
                                   daemon=True)
         self._server, self._thread = server, thread
@@ -202,7 +220,7 @@ class LabServer:
         return self
 
     @staticmethod
-    def _run(server: internals.UvicornServer) -> None:
+    def _run(server: uvicorn.Server) -> None:
         try:
             with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
                 runner.run(server.serve())
@@ -276,8 +294,12 @@ def serve(app=None, *, name: str | None = None, **overrides: Any) -> LabServer:
     ``serve()`` runs rtlab's own app, or returns the one already running (keyword arguments
     override settings: ``port``, ``broker``, ``max_connections_per_user``...).
 
-    ``serve(app)`` runs *your* ASGI app (a FastAPI app defined in a notebook cell) the same way,
-    on a free port, with the same ``.url``, ``.ws_url``, ``.logs()``, ``.errors()`` and ``.stop()``.
+    ``serve(app)`` runs *your* ASGI app (a FastAPI app defined in a notebook cell) on stock uvicorn,
+    with uvicorn's own defaults, as ``uvicorn module:app`` would: keyword arguments are then
+    ``uvicorn.Config`` arguments (``ws_ping_interval=None``, ``timeout_graceful_shutdown=2``...). It
+    runs on a free port (``port=`` picks one), with the same ``.url``, ``.ws_url``, ``.logs()``,
+    ``.errors()`` and ``.stop()``; ``.stop()`` waits for open connections as uvicorn does, then
+    forces them closed after a few seconds.
     Apps are told apart by ``name`` (default: the app's ``title``): serving an app under a name
     already served stops the previous server first, so re-running a cell never leaves a second
     server behind. What an endpoint raises is in ``.errors()`` with its traceback.
@@ -288,7 +310,8 @@ def serve(app=None, *, name: str | None = None, **overrides: Any) -> LabServer:
             old = _apps.pop(key, None)
             if old is not None:
                 old.stop()
-            server = LabServer(app=app, name=key, **overrides)
+            port = overrides.pop("port", 0)
+            server = LabServer(app=app, name=key, port=port, uvicorn_options=overrides)
             server.start()
             _apps[key] = server
             return server
