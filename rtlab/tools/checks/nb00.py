@@ -103,19 +103,18 @@ async def recv_or_none(nb):
     server = serve(_later_app(), name="check: recv-or-none")
     try:
         async with asyncio.timeout(20), connect(server.ws_url + "/later?after=0") as ws:
-            got, _ = await _timed(nb.recv_or_none(ws, 5))
+            got = await nb.recv_or_none(ws, 5)
             expect("a message that is there", got, "late")
             got, took = await _timed(nb.recv_or_none(ws, 0.3))
             expect("nothing sent, within 0.3 s", got, None)
             expect_true("nothing sent: it waited about 0.3 s", 0.25 <= took < 3, f"it returned after {took:.2f} s")
             await ws.send("ping")
             expect("after sending 'ping'", await nb.recv_or_none(ws, 5), "Echo: ping")
-        # a message that comes after 1 s: a wait of 5 s gets it, a wait of 0.2 s does not, and the connection
+        # a message that comes after 2 s: a wait of 5 s gets it, a wait of 0.2 s does not, and the connection
         # still delivers it afterwards
-        async with asyncio.timeout(20), connect(server.ws_url + "/later?after=1") as ws:
-            got, took = await _timed(nb.recv_or_none(ws, 0.2))
-            expect("a message due in 1 s, waiting 0.2 s", got, None)
-            expect_true("waiting 0.2 s: it returned after about 0.2 s", took < 0.9, f"it returned after {took:.2f} s")
+        async with asyncio.timeout(20), connect(server.ws_url + "/later?after=2") as ws:
+            got = await nb.recv_or_none(ws, 0.2)
+            expect("a message due in 2 s, waiting 0.2 s", got, None)
             got = await nb.recv_or_none(ws, 5)
             expect("then the same message, waiting 5 s", got, "late")
             await ws.send("still there?")
