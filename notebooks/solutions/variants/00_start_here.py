@@ -36,6 +36,14 @@ async def welcome_for(client_id: int) -> str:
     finally:
         await ws.close()
 
+# %% wrong: refused: guesses from the text with int() instead of asking the server
+async def handshake_status(client_id: str) -> int:
+    try:
+        int(client_id)
+        return 101
+    except ValueError:
+        return 403
+
 # %% wrong: refused: the id put in the URL as it is, unencoded ("7?debug=1" opens /ws/client/7)
 from websockets.exceptions import InvalidStatus
 
@@ -46,14 +54,6 @@ async def handshake_status(client_id: str) -> int:
             return ws.response.status_code
     except InvalidStatus as refused:
         return refused.response.status_code
-
-# %% wrong: refused: guesses from the text with int() instead of asking the server
-async def handshake_status(client_id: str) -> int:
-    try:
-        int(client_id)
-        return 101
-    except ValueError:
-        return 403
 
 # %% wrong: refused: isdigit() decides, then asks the server only for digits
 from urllib.parse import quote
@@ -102,6 +102,15 @@ async def handshake_status(client_id: str) -> int:
     segment = urllib.parse.quote(client_id, safe="")
     return await asyncio.to_thread(_status, lab.ws_url + "/ws/client/" + segment)
 
+# %% wrong: recv-or-none: sleeps for seconds and then waits without a bound
+async def recv_or_none(ws, seconds: float) -> str | None:
+    await asyncio.sleep(seconds)
+    try:
+        async with asyncio.timeout(5):
+            return await ws.recv()
+    except TimeoutError:
+        return None
+
 # %% wrong: recv-or-none: the 0.2 s of the sample run, whatever seconds is
 async def recv_or_none(ws, seconds: float) -> str | None:
     try:
@@ -122,15 +131,6 @@ async def recv_or_none(ws, seconds: float) -> str | None:
             return await ws.recv()
     except TimeoutError:
         return ""
-
-# %% wrong: recv-or-none: sleeps for seconds and then waits without a bound
-async def recv_or_none(ws, seconds: float) -> str | None:
-    await asyncio.sleep(seconds)
-    try:
-        async with asyncio.timeout(5):
-            return await ws.recv()
-    except TimeoutError:
-        return None
 
 # %% valid: recv-or-none: asyncio.wait_for instead of asyncio.timeout
 async def recv_or_none(ws, seconds: float) -> str | None:

@@ -169,23 +169,6 @@ def make_tolerant_app() -> FastAPI:
 
     return tolerant_app
 
-# %% wrong: countdown: bytes(i), which is i zero bytes, not one byte of value i
-from fastapi import Query
-
-
-def make_countdown_app() -> FastAPI:
-    countdown_app = FastAPI(title="countdown")
-
-    @countdown_app.websocket("/ws/countdown")
-    async def countdown(websocket: WebSocket, n: int = Query(ge=1, le=10)):
-        await websocket.accept()
-        for i in range(n, 0, -1):
-            await websocket.send_bytes(bytes(i))
-        await websocket.send_json({"type": "liftoff"})
-        await websocket.close(code=4000, reason="countdown over")
-
-    return countdown_app
-
 # %% wrong: countdown: the counts as text, not binary
 from fastapi import Query
 
@@ -198,6 +181,23 @@ def make_countdown_app() -> FastAPI:
         await websocket.accept()
         for i in range(n, 0, -1):
             await websocket.send_text(str(i))
+        await websocket.send_json({"type": "liftoff"})
+        await websocket.close(code=4000, reason="countdown over")
+
+    return countdown_app
+
+# %% wrong: countdown: bytes(i), which is i zero bytes, not one byte of value i
+from fastapi import Query
+
+
+def make_countdown_app() -> FastAPI:
+    countdown_app = FastAPI(title="countdown")
+
+    @countdown_app.websocket("/ws/countdown")
+    async def countdown(websocket: WebSocket, n: int = Query(ge=1, le=10)):
+        await websocket.accept()
+        for i in range(n, 0, -1):
+            await websocket.send_bytes(bytes(i))
         await websocket.send_json({"type": "liftoff"})
         await websocket.close(code=4000, reason="countdown over")
 
