@@ -2,9 +2,6 @@
 # Each section replaces the exercise cell of the same ID (tests/test_exercises.py runs them).
 
 # %% exercise: rooms-params
-from fastapi import Path
-
-
 def make_rooms_app() -> FastAPI:
     """A FastAPI app with /ws/rooms/{room}?nick=... as described above."""
     rooms_app = FastAPI(title="rooms")

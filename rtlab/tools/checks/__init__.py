@@ -164,18 +164,20 @@ def expect_true(what: str, condition: bool, detail: str = "") -> None:
 # -- running ---------------------------------------------------------------------------------
 async def check(name: str, test: Callable[[], Any], hint: str = "", timeout: float = TIMEOUT) -> Verdict:
     """Run ``test`` (sync or async); print one verdict line; True when it passed."""
+    scope = None
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout) as scope:
             result = test()
             if inspect.isawaitable(result):
                 await result
     except NotImplementedError as exc:
         print(f"… {name}: {NOT_YET}: {exc or 'replace the stub with your code'}")
         return Verdict(False)
-    except TimeoutError:
-        print(f"✗ {name}: {NOT_YET}: no answer within {timeout:g} s" + (f" (hint: {hint})" if hint else ""))
-        return Verdict(False)
     except Exception as exc:  # any fault of the learner's code is a verdict, not a stopped notebook
+        if isinstance(exc, TimeoutError) and scope is not None and scope.expired():  # the check's own limit,
+            # not a TimeoutError that the learner's code raised (that one is reported as what it is)
+            print(f"✗ {name}: {NOT_YET}: no answer within {timeout:g} s" + (f" (hint: {hint})" if hint else ""))
+            return Verdict(False)
         detail = str(exc) if isinstance(exc, AssertionError) and str(exc) else f"{type(exc).__name__}: {exc}"
         print(f"✗ {name}: {NOT_YET}: {detail}" + (f" (hint: {hint})" if hint else ""))
         return Verdict(False)
