@@ -33,6 +33,8 @@ import uvicorn
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.protocol import State
 
+__all__ = ["SUPPORT", "LabWebSocketProtocol", "UvicornServer", "ws_protocol"]  # what the server and notebook 03 use
+
 log = logging.getLogger("rtlab")
 
 try:

@@ -22,6 +22,7 @@ FACES: dict[str, list[str]] = {
     "rtlab.app": ["create_app", "route_table"],
     "rtlab.settings": ["Settings", "with_overrides"],
     "rtlab.documents": ["MAX_DOCUMENT_CHARS", "Document", "OTClient"],
+    "rtlab.internals": ["SUPPORT", "LabWebSocketProtocol", "UvicornServer", "ws_protocol"],
     "rtlab.frames": ["frame", "frame_header", "handshake_request", "take_handshake"],
     "rtlab.bench": ["capacity", "common", "echo", "fanout", "scaleout", "sse"],
     "rtlab.bench.common": ["CpuFigure", "ServerProcess", "cpu_figure", "percentiles", "ratio", "table"],
