@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .history import log_lost
 from .wsio import dumps
 
 log = logging.getLogger("rtlab.sse")
@@ -246,9 +247,8 @@ class Channel:
 
     def replay(self, last_event_id: int) -> tuple[list[Event], bool]:
         """The events after ``last_event_id``, and whether some were lost (unknown or too old an id)."""
-        oldest = self.log[0].id if self.log else self.next_id
-        if last_event_id >= self.next_id or last_event_id < oldest - 1:
-            return [], True  # unknown (from the future, or another server run) or older than the log
+        if log_lost(last_event_id, self.log[0].id if self.log else None, self.last_id):
+            return [], True
         return [ev for ev in self.log if ev.id > last_event_id], False
 
     def unsubscribe(self, sub: Subscription) -> None:

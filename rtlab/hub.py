@@ -354,7 +354,7 @@ class Hub:
         conns = self.users.get(user)
         if not conns:
             return 0
-        item = Outgoing(payload)
+        item = payload if isinstance(payload, Outgoing) else Outgoing(payload)
         return sum(1 for c in list(conns) if (endpoint is None or c.endpoint == endpoint) and c.send(item))
 
     # -- looking -----------------------------------------------------------------------------
