@@ -100,10 +100,18 @@ class BrokenHistory:
 
     def __init__(self, broker) -> None:
         self._broker = broker
-        self.streams = self
+        self.streams = BrokenStreams(broker.streams)
 
     def __getattr__(self, name):
         return getattr(self._broker, name)
+
+
+class BrokenStreams:
+    def __init__(self, streams) -> None:
+        self._streams = streams
+
+    def __getattr__(self, name):
+        return getattr(self._streams, name)
 
     async def recover(self, room, since):
         raise RuntimeError("the history store failed")

@@ -8,8 +8,8 @@ build one with ``cjson.encode`` of a table, and Python reads every kind with one
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 PREFIX = "rtlab"
 NODES = f"{PREFIX}:nodes"  # sorted set: node -> last heartbeat (unix time)
@@ -97,10 +97,11 @@ class Kind(StrEnum):
     ANNOUNCEMENT = "a"  # a logged announcement, ``id`` its log id
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
+class Envelope(NamedTuple):
     """One record on the bus. ``payload`` is JSON text: what clients get, sent as is (a chat message
-    gets its ``id`` added; a notification or announcement is the logged event's data)."""
+    gets its ``id`` added; a notification or announcement is the logged event's data).
+
+    A named tuple: one is built per message on each side of the bus, so it has to be cheap."""
 
     kind: Kind
     target: str  # the group, the user, or the connection id
@@ -112,11 +113,14 @@ class Envelope:
     exclude: int | None = None  # GROUP: a connection of ``node`` not to deliver to
 
     def record(self) -> list:
-        fields = [self.kind.value, self.target, self.payload, self.id, self.epoch, self.endpoint, self.node,
-                  self.exclude]
+        """The record as it goes on the wire: a JSON array, trailing empty fields left out."""
+        fields = list(self)
         while fields[-1] is None:
             fields.pop()
         return fields
+
+
+_KINDS = {kind.value: kind for kind in Kind}
 
 
 def encode(envelopes: list[Envelope]) -> str:
@@ -128,6 +132,6 @@ def decode(data: str) -> list[Envelope]:
     """The records of one bus message; raises ValueError for anything else."""
     try:
         records = json.loads(data)
-        return [Envelope(Kind(r[0]), *r[1:]) for r in records]
+        return [Envelope(_KINDS[r[0]], *r[1:]) for r in records]
     except (TypeError, KeyError, IndexError) as exc:
-        raise ValueError(f"not a bus message: {exc}") from None
+        raise ValueError(f"not a bus message: {exc!r}") from None
