@@ -252,6 +252,9 @@ class Bus:
             except Exception as exc:
                 self._pubsub = None
                 self.subscribed.clear()
+                for confirms in self._confirm.values():  # joins waiting for these go on (said in the log)
+                    for future in confirms:
+                        future.cancel()
                 log.warning("broker connection lost (%s); retrying in %.1f s", exc, delay)
                 await _quietly(pubsub.aclose())
                 await asyncio.sleep(delay)
