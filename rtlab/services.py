@@ -49,7 +49,7 @@ class Services:
         # per-user notification logs and SSE subscribers, with the hub's slow-consumer limits
         self.notifier = Notifier(settings.event_log_size, limit_bytes=settings.outbox_limit_bytes,
                                  stall_timeout=settings.stall_timeout)
-        self.announcements = Channel("announcements", settings.event_log_size, settings.outbox_limit_bytes,
+        self.announcements = Channel(groups.ANNOUNCEMENTS, settings.event_log_size, settings.outbox_limit_bytes,
                                      settings.stall_timeout)
         self.history = History(settings.history_size, settings.history_max_bytes)  # chat rooms, in this process
         self.documents = Documents()  # shared documents, in this process
