@@ -307,6 +307,60 @@ def test_the_bus_counts_what_it_received_and_what_reached_nobody():
     assert (bus.received, bus.dropped) == (3, 1)
 
 
+async def settle() -> None:
+    """Let the loop run what is ready (a confirmation passes a shield, a gather and a wait_for)."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+class FakePubSub:
+    def __init__(self) -> None:
+        self.sent: list[tuple] = []
+
+    async def subscribe(self, *channels):
+        self.sent.append(("SUBSCRIBE", *channels))
+
+    async def unsubscribe(self, *channels):
+        self.sent.append(("UNSUBSCRIBE", *channels))
+
+
+async def test_a_join_waits_for_the_confirmation_and_the_last_leave_unsubscribes():
+    bus = Bus("me", handle=lambda env: 1)
+    bus._pubsub = pubsub = FakePubSub()
+    first = asyncio.ensure_future(bus.want(["g:a", "u:ann"]))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(bus.want(["g:a"]))  # a second member: no new SUBSCRIBE...
+    await asyncio.sleep(0)
+    assert pubsub.sent == [("SUBSCRIBE", "g:a", "u:ann")]
+    await settle()
+    assert not second.done()  # ...but it waits for the same confirmation
+    bus._confirmed("g:a")
+    await settle()
+    assert second.done() and not first.done()  # (the first also waits for u:ann)
+    bus._confirmed("u:ann")
+    await asyncio.wait_for(first, 1)
+    await bus.unwant(["g:a"])
+    assert pubsub.sent[-1] == ("SUBSCRIBE", "g:a", "u:ann")  # one member left: still subscribed
+    await bus.unwant(["g:a", "u:ann"])
+    assert pubsub.sent[-1] == ("UNSUBSCRIBE", "g:a", "u:ann") and bus.interest == {}
+
+
+async def test_resubscribing_after_a_leave_waits_for_its_own_confirmation():
+    bus = Bus("me", handle=lambda env: 1)
+    bus._pubsub = pubsub = FakePubSub()
+    first = asyncio.ensure_future(bus.want(["g:a"]))
+    await asyncio.sleep(0)
+    await bus.unwant(["g:a"])  # left before Redis confirmed
+    again = asyncio.ensure_future(bus.want(["g:a"]))
+    await asyncio.sleep(0)
+    assert pubsub.sent == [("SUBSCRIBE", "g:a"), ("UNSUBSCRIBE", "g:a"), ("SUBSCRIBE", "g:a")]
+    bus._confirmed("g:a")  # the first SUBSCRIBE's confirmation: not the one the rejoin waits for
+    await settle()
+    assert first.done() and not again.done()
+    bus._confirmed("g:a")
+    await asyncio.wait_for(again, 1)
+
+
 # -- presence in one process -----------------------------------------------------------------------------------
 class FakeConn:
     _next = iter(range(1, 1000))

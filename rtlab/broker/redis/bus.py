@@ -240,11 +240,7 @@ class Bus:
                     if kind == "message":
                         self._received(message["data"])
                     elif kind == "subscribe":
-                        confirms = self._confirm.get(message["channel"])
-                        if confirms:
-                            future = confirms.popleft()
-                            if not future.done():
-                                future.set_result(None)
+                        self._confirmed(message["channel"])
             except asyncio.CancelledError:
                 self._pubsub = None
                 await _quietly(pubsub.aclose())
@@ -262,6 +258,14 @@ class Bus:
             finally:
                 if ready is not None and not ready.done():
                     ready.cancel()
+
+    def _confirmed(self, channel: str) -> None:
+        """Redis confirmed a SUBSCRIBE: the oldest one sent for the channel (they are confirmed in order)."""
+        confirms = self._confirm.get(channel)
+        if confirms:
+            future = confirms.popleft()
+            if not future.done():
+                future.set_result(None)
 
     async def _resubscribed(self, waits: list[asyncio.Future], first: bool) -> None:
         await asyncio.gather(*waits)
