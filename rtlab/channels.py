@@ -12,14 +12,13 @@ subscriber got in one turn of the event loop goes out in **one** write, straight
 (:class:`~rtlab.routes.sse.EventStream` gives the subscription a writer, see
 :func:`rtlab.internals.http_chunk_writer`), or, under backpressure, by the stream's task.
 ``fastapi.sse.EventSourceResponse`` instead runs, per subscriber, a
-producer task, a keep-alive task, two memory streams and a timeout per event: about 100 µs of
-server CPU per event per subscriber, against about 5–7 here and 6–9 for raw ``websockets.broadcast()``
-(``python -m rtlab.bench sse``).
+producer task, a keep-alive task, two memory streams and a timeout per event, many times the CPU
+per event per subscriber (``python -m rtlab.bench sse``; the README has the last figures).
 
-The slow-subscriber policy is the hub's: a subscriber whose backlog passes ``limit_bytes``, or
-whose writes make no progress for ``stall_timeout`` seconds while events wait, is dropped (its
-stream ends; it may resume by id). A healthy subscriber of a busy server is never dropped: its
-writer drains its whole backlog at every wake-up, however many events arrived meanwhile.
+The slow-subscriber policy is the hub's (:class:`~rtlab.slow.SlowPolicy`): a subscriber whose
+backlog passes ``limit_bytes``, or whose writes make no progress for ``stall_timeout`` seconds while
+events wait, is dropped (its stream ends; it may resume by id). A healthy subscriber of a busy
+server is never dropped: its writer drains its whole backlog at every wake-up, however many events arrived meanwhile.
 """
 from __future__ import annotations
 
@@ -30,6 +29,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .history import log_lost
+from .slow import SlowPolicy
 from .wsio import dumps
 
 log = logging.getLogger("rtlab.sse")
@@ -75,7 +76,7 @@ class Subscription:
     clock is read only once a backlog is big enough to suspect a stall.
     """
 
-    __slots__ = ("channel", "pending", "size", "ended", "overflowed", "busy_since", "idle_ticks", "_waiter",
+    __slots__ = ("channel", "pending", "size", "ended", "busy_since", "idle_ticks", "_waiter",
                  "direct", "skip_upto", "prefix", "_scheduled", "_task_busy")
 
     def __init__(self, channel: "Channel") -> None:
@@ -83,7 +84,6 @@ class Subscription:
         self.pending: list[Event] = []
         self.size = 0  # bytes waiting
         self.ended = False
-        self.overflowed = False
         self.busy_since: float | None = None  # when the backlog last grew past STALL_CHECK_BYTES
         self.idle_ticks = 0  # keep-alive ticks without an event (see Channel._keepalive)
         self._waiter: asyncio.Future | None = None
@@ -101,14 +101,14 @@ class Subscription:
         self.size += len(ev.wire)
         if self.size > STALL_CHECK_BYTES:
             channel = self.channel
-            if self.size > channel.limit_bytes:
-                channel.drop(self, f"too slow: over {channel.limit_bytes} bytes waiting")
+            if why := channel.policy.over_limit(self.size):
+                channel.drop(self, why)
                 return False
             now = time.monotonic()
             if self.busy_since is None:
                 self.busy_since = now
-            elif now - self.busy_since > channel.stall_timeout:  # and the writer took nothing since
-                channel.drop(self, f"no progress for {channel.stall_timeout:g} s")
+            elif why := channel.policy.stalled(self.busy_since, now):  # and the writer took nothing since
+                channel.drop(self, why)
                 return False
         if self.direct is not None and not self._task_busy:
             if not self._scheduled:
@@ -191,8 +191,7 @@ class Channel:
     def __init__(self, name: str, log_size: int = 1000, limit_bytes: int = 1 << 20, stall_timeout: float = 5.0) -> None:
         self.name = name
         self.log: collections.deque[Event] = collections.deque(maxlen=log_size)
-        self.limit_bytes = limit_bytes
-        self.stall_timeout = stall_timeout
+        self.policy = SlowPolicy(limit_bytes, stall_timeout)
         self.next_id = 1
         self.subscribers: set[Subscription] = set()
         self.dropped = 0
@@ -226,7 +225,6 @@ class Channel:
         """The slow-subscriber policy: end its stream (it may resume by id), count it, say why."""
         if sub.ended:
             return
-        sub.overflowed = True
         self.dropped += 1
         log.warning("dropped an SSE subscriber of %s: %s", self.name, reason)
         sub.end()
@@ -246,9 +244,8 @@ class Channel:
 
     def replay(self, last_event_id: int) -> tuple[list[Event], bool]:
         """The events after ``last_event_id``, and whether some were lost (unknown or too old an id)."""
-        oldest = self.log[0].id if self.log else self.next_id
-        if last_event_id >= self.next_id or last_event_id < oldest - 1:
-            return [], True  # unknown (from the future, or another server run) or older than the log
+        if log_lost(last_event_id, self.log[0].id if self.log else None, self.last_id):
+            return [], True
         return [ev for ev in self.log if ev.id > last_event_id], False
 
     def unsubscribe(self, sub: Subscription) -> None:

@@ -23,16 +23,22 @@ from __future__ import annotations
 
 import collections
 import secrets
+from dataclasses import dataclass
 
-from .broker import Recovery
+from . import groups
 from .wsio import dumps
 
 Key = tuple[int, int]
 
+room_group = groups.chat  # the hub group of a chat room's connections
 
-def room_group(room: str) -> str:
-    """The hub group of a chat room's connections."""
-    return f"chat:{room}"
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """A chat room's history for a (re)joining client: what it missed, or the last messages."""
+
+    messages: list[dict]
+    recovered: bool  # True: exactly the messages after the client's ``since``
 
 
 def new_epoch() -> str:
@@ -40,6 +46,7 @@ def new_epoch() -> str:
 
 
 def make_id(epoch: str, position: str) -> str:
+    """A room message's id, as clients see it: the one place ids are built (:func:`parse_id` reads them)."""
     return f"{epoch}.{position}"
 
 
@@ -86,6 +93,18 @@ def recover(kept: list[dict], epoch: str | None, since: str | None, size: int, m
                 fits = newest_within(missed, max_bytes)
                 return Recovery(fits, len(fits) == len(missed))
     return Recovery(newest_within(kept[-size:], max_bytes), False)
+
+
+def log_lost(last_id: int, oldest: int | None, latest: int) -> bool:
+    """The history-lost rule of every event log (SSE ``Last-Event-ID``, WebSocket ``since``), for
+    both brokers: an id is lost when it is from the future (another server run, or a log that
+    started over), or older than the log's oldest kept event minus one (what followed it is gone).
+    ``oldest`` is None for an empty log, where only the latest id given out can be resumed from."""
+    if last_id > latest:
+        return True
+    if oldest is None:
+        return last_id < latest
+    return last_id < oldest - 1
 
 
 class History:

@@ -19,7 +19,8 @@ The hub does what ``websockets.broadcast()`` does, and a bit more:
   queue up, then go out after the history with nothing repeated (see :mod:`rtlab.history`).
 
 The hub knows nothing of other processes: :mod:`rtlab.session` admits and registers connections
-through the broker, and the broker delivers to the hub.
+through the broker, and the broker delivers to the hub through its delivery handler
+(:class:`rtlab.services.LocalDelivery`).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from starlette.websockets import WebSocket
 from websockets.frames import Frame, Opcode
 
 from . import internals
+from .slow import SlowPolicy
 from .wsio import TRY_AGAIN_LATER, Closed, Inbound, close_quietly, dumps, receive_text
 
 log = logging.getLogger("rtlab.hub")
@@ -68,12 +70,13 @@ class Connection:
     """An accepted WebSocket in the hub: its identity, its outbox and its writer.
 
     Idle connections are the common case, so each one is kept small: slots instead of a
-    ``__dict__``, a list for the outbox, and no parked writer task (a task and its coroutine frame
-    cost more than a kilobyte per connection; each empty ``asyncio.Event`` or deque about 760 bytes).
+    ``__dict__``, a list for the outbox, and no parked writer task (a task and its coroutine frame,
+    even an empty ``asyncio.Event`` or deque, would be a sizeable part of an idle connection's
+    memory: ``python -m rtlab.bench capacity``, figures in the README).
     """
 
     __slots__ = ("id", "hub", "ws", "endpoint", "user", "groups", "outbox", "queued", "waiting_since",
-                 "closed", "shared", "held", "floor", "_proto", "_writer", "_scheduled", "_flushed")
+                 "closed", "held", "floor", "_proto", "_writer", "_scheduled", "_flushed")
     _ids = itertools.count(1)
 
     def __init__(self, hub: "Hub", ws: WebSocket, endpoint: str, user: str | None) -> None:
@@ -87,7 +90,6 @@ class Connection:
         self.queued = 0  # characters queued, a cheap stand-in for bytes
         self.waiting_since: float | None = None  # when the outbox last went from empty to busy
         self.closed = False
-        self.shared = False  # counted in the broker's shared state (Redis)
         self.held: list[Outgoing] | None = None  # live messages waiting for the history (see hold())
         self.floor: Key | None = None  # the last key of the history it was sent (see release())
         self._proto = internals.fast_transport(ws)
@@ -114,16 +116,17 @@ class Connection:
             self.held.append(item)
             return True
         now = time.monotonic()
+        policy = self.hub.policy  # (compared inline: this runs once per message per connection)
         if self.outbox:
-            if now - self.waiting_since > self.hub.stall_timeout:
-                self.hub.drop(self, f"no progress for {self.hub.stall_timeout:g} s")
+            if now - self.waiting_since > policy.stall_timeout:
+                self.hub.drop(self, policy.no_progress)
                 return False
         else:
             self.waiting_since = now
         self.outbox.append(item)
         self.queued += item.size
-        if self.queued > self.hub.outbox_limit:
-            self.hub.drop(self, f"too slow: over {self.hub.outbox_limit} bytes waiting")
+        if self.queued > policy.limit_bytes:
+            self.hub.drop(self, policy.too_slow)
             return False
         if not self._scheduled and self._writer is None:
             self._scheduled = True
@@ -273,8 +276,7 @@ class Metrics:
 class Hub:
     def __init__(self, settings) -> None:
         self.settings = settings
-        self.outbox_limit = settings.outbox_limit_bytes
-        self.stall_timeout = settings.stall_timeout
+        self.policy = SlowPolicy(settings.outbox_limit_bytes, settings.stall_timeout)
         self.metrics = Metrics()
         self.connections: set[Connection] = set()
         self.by_id: dict[int, Connection] = {}
@@ -354,18 +356,12 @@ class Hub:
         conns = self.users.get(user)
         if not conns:
             return 0
-        item = Outgoing(payload)
+        item = payload if isinstance(payload, Outgoing) else Outgoing(payload)
         return sum(1 for c in list(conns) if (endpoint is None or c.endpoint == endpoint) and c.send(item))
 
     # -- looking -----------------------------------------------------------------------------
-    def members(self, group: str) -> list[Connection]:
-        return list(self.groups.get(group, ()))
-
     def users_in(self, group: str) -> list[str]:
         return sorted({c.user for c in self.groups.get(group, ()) if c.user is not None})
-
-    def is_online(self, user: str) -> bool:
-        return bool(self.users.get(user))
 
     def count_by_endpoint(self) -> dict[str, int]:
         return dict(collections.Counter(c.endpoint for c in self.connections))

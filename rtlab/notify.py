@@ -7,14 +7,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from . import groups
 from .channels import Channel
 
 ENDPOINT = "notifications"
-
-
-def group_of(user: str) -> str:
-    """The hub group of a user's WebSocket notification connections."""
-    return f"{ENDPOINT}:{user}"
+group_of = groups.notifications  # the hub group of a user's WebSocket notification connections (and its log)
 
 
 class Notifier:
@@ -36,7 +33,7 @@ class Notifier:
         """The user's SSE channel (its log lets a reconnecting client catch up)."""
         ch = self.channels.get(user)
         if ch is None:
-            ch = self.channels[user] = Channel(f"notifications:{user}", self.log_size, self.limit_bytes,
+            ch = self.channels[user] = Channel(groups.notifications(user), self.log_size, self.limit_bytes,
                                                   self.stall_timeout)
             self._evict()
         else:

@@ -175,15 +175,17 @@ class LabServer:
 
     def stats(self) -> dict[str, int]:
         """What the hub and the SSE channels have counted so far: connections accepted, refused
-        (over a limit), removed, dropped as too slow (WebSocket and SSE), messages in and out; and
-        the SSE subscriptions open now (``sse_subscriptions``, announcements and notifications)."""
+        (over a limit), removed, dropped as too slow (WebSocket and SSE), messages in and out; the
+        SSE subscriptions open now (``sse_subscriptions``, announcements and notifications); and the
+        messages this process took from the broker's bus (``bus_received``) and those that reached
+        none of its clients (``bus_dropped``): 0 with the memory broker."""
         services = self.services
         metrics = services.hub.metrics
         sse_dropped = services.announcements.dropped + sum(ch.dropped for ch in services.notifier.channels.values())
         return {"accepted": metrics.accepted, "refused": metrics.refused, "removed": metrics.removed,
                 "dropped_slow": metrics.dropped_slow, "sse_dropped": sse_dropped,
                 "messages_in": metrics.messages_in, "messages_out": metrics.messages_out,
-                "sse_subscriptions": len(services.subscriptions)}
+                "sse_subscriptions": len(services.subscriptions), **services.broker.counts()}
 
     def errors(self) -> list[str]:
         """This server's ERROR log records, each with its traceback: what an endpoint raised."""

@@ -3,13 +3,40 @@ from __future__ import annotations
 
 import asyncio
 
-from .broker import Local, make_broker
-from .broker.memory import Documents, PoolLimits
+from . import groups
+from .broker import make_broker
+from .broker.stores import Documents, PoolLimits
 from .channels import Channel, Subscription
 from .history import History
-from .hub import Hub
+from .hub import Hub, Outgoing
 from .notify import Notifier
 from .settings import Settings
+
+
+class LocalDelivery:
+    """What the broker delivers to (:class:`rtlab.broker.Delivery`): this process's hub and SSE channels."""
+
+    def __init__(self, hub: Hub, notifier: Notifier, announcements: Channel) -> None:
+        self.hub, self.notifier, self.announcements = hub, notifier, announcements
+
+    def to_group(self, group: str, item: Outgoing, exclude: int | None = None) -> int:
+        return self.hub.publish(group, item, exclude=self.hub.by_id.get(exclude) if exclude is not None else None)
+
+    def to_user(self, user: str, item: Outgoing, endpoint: str) -> int:
+        return self.hub.send_to_user(user, item, endpoint=endpoint)
+
+    def to_connection(self, conn_id: int, item: Outgoing) -> int:
+        conn = self.hub.by_id.get(conn_id)
+        return int(conn is not None and conn.send(item))
+
+    def notification(self, user: str, payload: dict, event_id: int) -> int:
+        # A WebSocket client gets it with the id its SSE twin shows, and that id orders it (release()).
+        to_ws = self.hub.publish(groups.notifications(user), Outgoing({**payload, "id": str(event_id)},
+                                                                      key=(event_id, 0)))
+        return to_ws + self.notifier.channel(user).publish(payload, id=event_id)
+
+    def announcement(self, payload: dict, event_id: int) -> int:
+        return self.announcements.publish(payload, id=event_id)
 
 
 class Services:
@@ -21,13 +48,14 @@ class Services:
         # per-user notification logs and SSE subscribers, with the hub's slow-consumer limits
         self.notifier = Notifier(settings.event_log_size, limit_bytes=settings.outbox_limit_bytes,
                                  stall_timeout=settings.stall_timeout)
-        self.announcements = Channel("announcements", settings.event_log_size, settings.outbox_limit_bytes,
+        self.announcements = Channel(groups.ANNOUNCEMENTS, settings.event_log_size, settings.outbox_limit_bytes,
                                      settings.stall_timeout)
         self.history = History(settings.history_size, settings.history_max_bytes)  # chat rooms, in this process
         self.documents = Documents()  # shared documents, in this process
         self.pools = PoolLimits()  # per-user connection limits taken in this process
-        self.broker = make_broker(Local(settings, self.hub, self.notifier, self.announcements, self.history,
-                                        self.documents, self.pools))
+        self.delivery = LocalDelivery(self.hub, self.notifier, self.announcements)
+        self.broker = make_broker(settings, self.delivery, self.history, self.notifier, self.announcements,
+                                  self.documents, self.pools)
         self.http_requests = 0  # counted by the app's middleware, read by the dashboard
         self.loop: asyncio.AbstractEventLoop | None = None  # the server's event loop, once it runs
 

@@ -4,12 +4,12 @@ The order, written once:
 
 * **enter** — limit (reserve a pool slot, atomically), register (count the connection in the
   broker before the handshake completes, so that a client that sees its socket open is already
-  visible to every process; accept; add it to the hub), presence (count its user in its groups),
-  announce (``joined``);
+  visible to every process), presence (count its user in its groups), attach (this process takes
+  the traffic of its groups and user, confirmed), accept, add it to the hub, announce (``joined``);
 * **leave**, on any exit (the client left, it was dropped, the server is stopping, the handler
   raised: then the client gets 1011 and the traceback is logged) — remove (from the hub: nothing more is
-  sent to it), presence and counts out of the broker, announce (``left``, which then counts everyone but
-  the leaver), release the pool slot.
+  sent to it), detach, presence and counts out of the broker, announce (``left``, which then counts
+  everyone but the leaver), release the pool slot.
 
 A limit that is reached is answered by accepting and closing with 1008 and a reason, and the
 session yields ``None``.
@@ -39,10 +39,10 @@ async def session(services, ws: WebSocket, endpoint: str, *, user: str | None = 
     ``hold``: the connection starts held (live messages wait until ``conn.release()``), for an
     endpoint that sends a history first. ``joined`` and ``left`` announce the connection.
     """
-    broker, hub = services.broker, services.hub
+    presence, fanout, hub = services.broker.presence, services.broker.fanout, services.hub
     groups = list(groups)
     slot = f"{endpoint}:{user or ''}"
-    if limit is not None and not await broker.pool_acquire(slot, limit):
+    if limit is not None and not await presence.pool_acquire(slot, limit):
         hub.metrics.refused += 1
         await ws.accept(subprotocol=subprotocol)
         await close_quietly(ws, POLICY_VIOLATION, "Max connections reached")
@@ -52,10 +52,12 @@ async def session(services, ws: WebSocket, endpoint: str, *, user: str | None = 
     conn.groups.update(groups)
     if hold:
         conn.hold()
-    accepted = False
+    accepted = attached = False
     try:
-        await broker.connected(conn)
-        await broker.entered(conn, groups)
+        await presence.connected(conn)
+        await presence.entered(conn, groups)
+        attached = True  # (interest is counted before attach waits: undone whatever happens next)
+        await fanout.attach(conn)
         await ws.accept(subprotocol=subprotocol)
         accepted = True
         hub.add(conn, groups)
@@ -74,11 +76,13 @@ async def session(services, ws: WebSocket, endpoint: str, *, user: str | None = 
     finally:
         if accepted:
             hub.remove(conn)
-        await broker.left(conn)
+        if attached:
+            await fanout.detach(conn)
+        await presence.left(conn)
         if accepted and left is not None:
             try:
                 await left(conn)
             except Exception:  # the leave announcement must not keep the slot taken
                 log.exception("announcing that %r left failed", conn)
         if limit is not None:
-            await broker.pool_release(slot)
+            await presence.pool_release(slot)

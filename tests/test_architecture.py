@@ -19,38 +19,56 @@ def on_server_loop(lab, coro_fn, timeout: float = 5.0):
 
 
 class Recorder:
-    """The real broker, with each lifecycle call written down in order."""
+    """The real broker's presence and fan-out, with each lifecycle call written down in order."""
 
     def __init__(self, broker, events: list[str]) -> None:
         self._broker, self.events = broker, events
+        self.presence = RecordedPresence(broker.presence, events)
+        self.fanout = RecordedFanOut(broker.fanout, events)
 
     def __getattr__(self, name):
         return getattr(self._broker, name)
 
+
+class RecordedPresence:
+    def __init__(self, presence, events: list[str]) -> None:
+        self._presence, self.events = presence, events
+
+    def __getattr__(self, name):
+        return getattr(self._presence, name)
+
     async def pool_acquire(self, key, limit):
         self.events.append("limit")
-        return await self._broker.pool_acquire(key, limit)
+        return await self._presence.pool_acquire(key, limit)
 
     async def connected(self, conn):
         self.events.append("register")
-        await self._broker.connected(conn)
+        await self._presence.connected(conn)
 
     async def entered(self, conn, groups):
         self.events.append("presence")
-        await self._broker.entered(conn, groups)
+        await self._presence.entered(conn, groups)
 
     async def left(self, conn):
         self.events.append(f"presence out (in hub: {conn in conn.hub.connections})")
-        await self._broker.left(conn)
+        await self._presence.left(conn)
+
+    async def pool_release(self, key):
+        self.events.append("release")
+        await self._presence.pool_release(key)
+
+
+class RecordedFanOut:
+    def __init__(self, fanout, events: list[str]) -> None:
+        self._fanout, self.events = fanout, events
+
+    def __getattr__(self, name):
+        return getattr(self._fanout, name)
 
     async def publish(self, group, payload, exclude=None):
         if isinstance(payload, dict) and payload.get("type") in ("user_joined", "user_left"):
             self.events.append(f"announce {payload['type']} size={payload['room_size']}")
-        await self._broker.publish(group, payload, exclude)
-
-    async def pool_release(self, key):
-        self.events.append("release")
-        await self._broker.pool_release(key)
+        await self._fanout.publish(group, payload, exclude)
 
 
 def test_the_session_lifecycle_runs_in_its_one_order(lab):
@@ -81,9 +99,18 @@ class BrokenHistory:
 
     def __init__(self, broker) -> None:
         self._broker = broker
+        self.streams = BrokenStreams(broker.streams)
 
     def __getattr__(self, name):
         return getattr(self._broker, name)
+
+
+class BrokenStreams:
+    def __init__(self, streams) -> None:
+        self._streams = streams
+
+    def __getattr__(self, name):
+        return getattr(self._streams, name)
 
     async def recover(self, room, since):
         raise RuntimeError("the history store failed")

@@ -5,7 +5,8 @@ server thread (``rtlab.server``), the app factory (``rtlab.app``), the routes, t
 wire the core together, and the core (hub, channels, broker, history, sessions, wire formats,
 settings). A module may import its own layer and the layers below it, never one above. Within the
 top layer the tools do not import the benchmarks (the benchmarks may use the tools' redis-server).
-Module-level imports form no cycle: each module can be read, and tested, without the ones above.
+The imports form no cycle, counting those inside functions too (an import put in a function to dodge a
+cycle is still a cycle): each module can be read, and tested, without the ones that use it.
 """
 from __future__ import annotations
 
@@ -136,8 +137,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_the_module_level_imports_form_no_cycle():
-    graph = {name: imports(name, top_level_only=True) for name in MODULES}
+def test_the_imports_form_no_cycle():
+    graph = {name: imports(name, top_level_only=False) for name in MODULES}
     assert cycles(graph) == []
 
 

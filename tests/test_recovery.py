@@ -273,6 +273,41 @@ async def test_a_websocket_notification_shows_the_id_of_its_sse_twin(lab):
         assert ws_msg["id"] == sse.id and ws_msg["message"] == json.loads(sse.data)["message"]
 
 
+async def _resume_answers(lab) -> dict[str, tuple]:
+    """What a notification client resuming with each ``since`` is told, on a log of 100 that has
+    had 102 notifications (ids 1-102; 1 and 2 are gone): history lost, or what it replays."""
+    answers = {}
+    async with httpx.AsyncClient(base_url=lab.url) as http:
+        for since in ("0", "1", "2", "101", "102", "103", "99999"):
+            user = f"lia{since}"
+            for i in range(102):
+                await http.post(f"/notify/{user}", params={"message": f"n{i + 1}"})
+            async with connect(f"{lab.ws_url}/ws/notifications/{user}?since={since}") as ws:
+                assert (await _next(ws))["type"] == "connected"
+                await http.post(f"/notify/{user}", params={"message": "live"})
+                seen = []
+                while (m := await _next(ws)).get("message") != "live":
+                    seen.append(m)
+            if seen and seen[0]["type"] == "history_lost":
+                answers[since] = ("lost", seen[0]["oldest_available"], seen[0]["latest"], len(seen))
+            else:
+                answers[since] = ("replay", [m["message"] for m in seen][:1], len(seen))
+    return answers
+
+
+@needs_redis
+async def test_both_brokers_give_a_resuming_client_the_same_answer(redis_server):
+    """The history-lost rule is written once (history.log_lost): the memory log and the Redis log
+    agree on every boundary, lost or not, and on the bounds they report."""
+    expected = {"0": ("lost", 3, 102, 1), "1": ("lost", 3, 102, 1), "2": ("replay", ["n3"], 100),
+                "101": ("replay", ["n102"], 1), "102": ("replay", [], 0), "103": ("lost", 3, 102, 1),
+                "99999": ("lost", 3, 102, 1)}
+    with LabServer(event_log_size=100, rate_limit=0) as memory:
+        assert await _resume_answers(memory) == expected
+    with LabServer(event_log_size=100, rate_limit=0, broker=redis_server.url) as shared:
+        assert await _resume_answers(shared) == expected
+
+
 # -- across processes -------------------------------------------------------------------------------
 @needs_redis
 def test_a_client_recovers_on_the_other_process_behind_redis(redis_server):

@@ -260,6 +260,44 @@ def test_collaborative_editing_across_processes_converges(nodes):
 
 
 @needs_redis
+def test_a_node_takes_no_traffic_of_a_room_it_has_no_member_in(redis_server):
+    """Interest-based delivery: B subscribes to a room's channel while one of its clients is in the
+    room, receives none of another room's traffic, and unsubscribes when its last member leaves."""
+    import redis
+
+    from rtlab.broker.redis.wire import group_channel
+
+    r = redis.Redis(port=redis_server.port, decode_responses=True)
+
+    def nodes_on(room: str) -> int:
+        return dict(r.pubsub_numsub(group_channel(f"room:{room}")))[group_channel(f"room:{room}")]
+
+    with LabServer(broker=redis_server.url) as a, LabServer(broker=redis_server.url) as b:
+        with connect(f"{b.ws_url}/ws/room/here?username=bob") as bob, \
+                connect(f"{b.ws_url}/ws/room/aside?username=dee") as dee:
+            assert nodes_on("here") == 1  # B, subscribed (and confirmed) before bob's join completed
+            with connect(f"{a.ws_url}/ws/room/here?username=cy") as cy, \
+                    connect(f"{a.ws_url}/ws/room/elsewhere?username=ann") as ann:
+                recv_until(bob, lambda m: m.get("username") == "cy")
+                assert (nodes_on("here"), nodes_on("elsewhere")) == (2, 1)
+                before = b.stats()
+                for i in range(20):
+                    ann.send(json.dumps({"message": f"m{i}"}))
+                recv_until(ann, lambda m: m.get("message") == "m19")
+                cy.send(json.dumps({"message": "marker"}))  # from the same node, so after ann's 20 on the bus
+                assert recv_until(bob, lambda m: m["type"] == "message") == \
+                    {"type": "message", "username": "cy", "message": "marker"}
+                after = b.stats()
+                assert after["bus_received"] - before["bus_received"] == 1  # the marker, none of ann's 20
+                assert after["bus_dropped"] == before["bus_dropped"]
+                assert a.stats()["bus_received"] > 20  # A has members in both rooms: it took both
+            bob.close()
+            wait_until(lambda: nodes_on("here") == 0, what="both nodes unsubscribed from the room")
+            dee.send(json.dumps({"message": "still here"}))
+            assert recv_until(dee, lambda m: m["type"] == "message")["message"] == "still here"
+
+
+@needs_redis
 def test_a_redis_restart_mid_chat(redis_server):
     a, b = Node(redis_server.url), Node(redis_server.url)
     try:

@@ -11,6 +11,7 @@ import psutil
 from fastapi import APIRouter, Query, WebSocket
 from fastapi.responses import HTMLResponse
 
+from .. import groups
 from ..hub import Connection
 from ..messages import DocEdit, Ping, utc_now
 from ..ot import OTError
@@ -117,23 +118,23 @@ async def document(ws: WebSocket, doc_id: str, user_id: str | None = None) -> No
     if why := bad_name(user_id, "user_id") or bad_name(doc_id, "document id"):
         return await refuse(ws, why)
     services = services_of(ws)
-    broker, group = services.broker, f"document:{doc_id}"
+    broker, group = services.broker, groups.document(doc_id)
 
     async def left(conn: Connection) -> None:
-        await broker.publish(group, {"type": "user_left", "user_id": user_id})
+        await broker.fanout.publish(group, {"type": "user_left", "user_id": user_id})
 
     # Held from before the state is read until the state is sent: an edit committed meanwhile is
     # either in the state (and dropped from what was held) or sent after it, never before it.
     async with session(services, ws, "document", user=user_id, groups=[group], hold=True, left=left) as conn:
         try:
-            state = await broker.doc_state(doc_id)
+            state = await broker.documents.state(doc_id)
         except OTError as exc:
             await close_quietly(ws, TRY_AGAIN_LATER, str(exc))
             return
         conn.release((state.version, 0), first=[{"type": "init", "content": state.content, "version": state.version}])
-        await broker.publish(group, {"type": "user_joined", "user_id": user_id}, exclude=conn)
+        await broker.fanout.publish(group, {"type": "user_joined", "user_id": user_id}, exclude=conn)
         async for msg in conn.messages(_doc_edit):
             try:
-                await broker.doc_edit(doc_id, conn, msg.version, msg.op_wire(), msg.content)
+                await broker.documents.edit(doc_id, conn, msg.version, msg.op_wire(), msg.content)
             except OTError as exc:
                 conn.send({"type": "error", "detail": str(exc)})

@@ -36,9 +36,9 @@ async def notifications(ws: WebSocket, user_id: str, since: str | None = None) -
         after = None
         if since is not None:
             channel = services.notifier.channel(user_id)  # (only then: an idle connection holds no log)
-            events, lost = await services.broker.replay(channel, int(since)) if since.isdigit() else ([], True)
+            events, lost = await services.broker.streams.replay(channel, int(since)) if since.isdigit() else ([], True)
             if lost:
-                bounds = await services.broker.log_bounds(channel)
+                bounds = await services.broker.streams.log_bounds(channel)
                 first.append({"type": "history_lost", "since": since, "oldest_available": bounds.oldest,
                               "latest": bounds.latest})
             else:
@@ -64,7 +64,7 @@ async def notify(request: Request, user_id: str, message: Text | None = Query(No
     if text is None:
         raise HTTPException(422, "give the message as ?message= or a JSON body {\"message\": ...}")
     payload = {"type": "notification", "message": text, "timestamp": utc_now()}
-    delivered = await services_of(request).broker.notify(user_id, payload)
+    delivered = await services_of(request).broker.streams.notify(user_id, payload)
     if delivered:
         return {"status": "sent", "delivered": delivered}
     return {"status": "user not connected", "delivered": 0}

@@ -24,12 +24,12 @@ async def pooled(ws: WebSocket, user_id: str) -> None:
                        limit=services.settings.max_connections_per_user) as conn:
         if conn is None:
             return  # refused: over the limit
-        conn.send({"type": "connected", "active_connections": await broker.group_size(group)})
+        conn.send({"type": "connected", "active_connections": await broker.presence.group_size(group)})
         async for data in conn.messages(_any_json):
-            await broker.publish(group, {"type": "sync", "data": data})
+            await broker.fanout.publish(group, {"type": "sync", "data": data})
 
 
 @router.get("/user/{user_id}/online")
 async def online(request: Request, user_id: str) -> dict:
     """Whether the user has any connection, on any endpoint that names a user."""
-    return {"online": await services_of(request).broker.is_online(user_id)}
+    return {"online": await services_of(request).broker.presence.is_online(user_id)}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request, WebSocket
 
+from .. import groups
 from ..history import key_of, parse_id, room_group
 from ..hub import Connection
 from ..messages import ChatPrivate, ChatTyping, Message, Say, Whisper, utc_now
@@ -44,14 +45,14 @@ async def _group_session(ws: WebSocket, username: str, group: str, kind: GroupKi
     broker = services.broker
 
     async def announce(what: str, exclude: Connection | None) -> None:
-        await broker.publish(group, {"type": what, "username": username, kind.size: await broker.group_size(group)},
-                             exclude=exclude)
+        size = await broker.presence.group_size(group)
+        await broker.fanout.publish(group, {"type": what, "username": username, kind.size: size}, exclude=exclude)
 
     async with session(services, ws, kind.endpoint, user=username, groups=[group],
                        joined=lambda conn: announce(kind.joined, conn),
                        left=lambda conn: announce(kind.left, None)) as conn:
         async for msg in conn.messages(_say):
-            await broker.publish(group, {"type": "message", "username": username, "message": msg.message})
+            await broker.fanout.publish(group, {"type": "message", "username": username, "message": msg.message})
 
 
 @router.websocket("/ws/broadcast")
@@ -59,7 +60,7 @@ async def broadcast(ws: WebSocket, username: str | None = None) -> None:
     """Everyone on this endpoint: join/leave with a count; ``{"message": M}`` goes to all."""
     if why := bad_name(username):
         return await refuse(ws, why)
-    await _group_session(ws, username, "broadcast", BROADCAST)
+    await _group_session(ws, username, groups.BROADCAST, BROADCAST)
 
 
 @router.websocket("/ws/room/{room_id}")
@@ -67,7 +68,7 @@ async def room(ws: WebSocket, room_id: str, username: str | None = None) -> None
     """A room: the others see ``user_joined``/``user_left`` with ``room_size``; messages stay inside."""
     if why := bad_name(username) or bad_name(room_id, "room"):
         return await refuse(ws, why)
-    await _group_session(ws, username, f"room:{room_id}", ROOM)
+    await _group_session(ws, username, groups.room(room_id), ROOM)
 
 
 @router.websocket("/ws/chat/{room_id}")
@@ -80,13 +81,13 @@ async def chat(ws: WebSocket, room_id: str, username: str | None = None,
     broker, group = services.broker, room_group(room_id)
 
     async def system(text: str) -> None:
-        await broker.publish(group, {"type": "system", "message": text, "timestamp": utc_now(),
-                                     "users_count": len(await broker.group_users(group))})
+        await broker.fanout.publish(group, {"type": "system", "message": text, "timestamp": utc_now(),
+                                     "users_count": len(await broker.presence.group_users(group))})
 
     async def joined(conn: Connection) -> None:
         # The connection was held since before the history was read: live messages wait, then
         # follow the history minus those it already holds (no gap, no repeat).
-        recovery = await broker.recover(room_id, since)
+        recovery = await broker.streams.recover(room_id, since)
         messages = recovery.messages
         after = key_of(messages[-1]) if messages else (parse_id(since)[1] if recovery.recovered else None)
         conn.release(after, first=[{"type": "history", "messages": messages, "recovered": recovery.recovered}])
@@ -96,14 +97,14 @@ async def chat(ws: WebSocket, room_id: str, username: str | None = None,
                        left=lambda conn: system(f"{username} left the room")) as conn:
         async for msg in conn.messages(_chat):
             if isinstance(msg, Message):
-                await broker.say(room_id, {"type": "message", "username": username, "message": msg.message,
+                await broker.streams.say(room_id, {"type": "message", "username": username, "message": msg.message,
                                            "timestamp": utc_now()})
             elif isinstance(msg, ChatPrivate):
-                sent = await broker.send_to_user(msg.to, {"type": "private", "from": username, "message": msg.message,
-                                                          "timestamp": utc_now()}, endpoint="chat")
+                private = {"type": "private", "from": username, "message": msg.message, "timestamp": utc_now()}
+                sent = await broker.fanout.send_to_user(msg.to, private, endpoint="chat")
                 conn.send({"type": "delivery", "sent": sent > 0})
             else:
-                await broker.publish(group, {"type": "typing", "username": username}, exclude=conn)
+                await broker.fanout.publish(group, {"type": "typing", "username": username}, exclude=conn)
 
 
 @router.websocket("/ws/private/{user_id}")
@@ -114,7 +115,7 @@ async def private(ws: WebSocket, user_id: str) -> None:
     services = services_of(ws)
     async with session(services, ws, "private", user=user_id) as conn:
         async for msg in conn.messages(_whisper):
-            delivered = await services.broker.send_to_user(
+            delivered = await services.broker.fanout.send_to_user(
                 msg.to, {"type": "private_message", "from": user_id, "message": msg.message}, endpoint="private")
             conn.send({"type": "delivery_status", "to": msg.to, "delivered": delivered > 0})
 
@@ -123,6 +124,6 @@ async def private(ws: WebSocket, user_id: str) -> None:
 async def presence(request: Request, room_id: str) -> dict:
     """Who is in a room (chat or room endpoint)."""
     broker = services_of(request).broker
-    users = sorted(set(await broker.group_users(room_group(room_id)))
-                   | set(await broker.group_users(f"room:{room_id}")))
+    users = sorted(set(await broker.presence.group_users(room_group(room_id)))
+                   | set(await broker.presence.group_users(groups.room(room_id))))
     return {"room": room_id, "users": users, "count": len(users)}

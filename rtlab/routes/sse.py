@@ -174,7 +174,7 @@ class EventStream(Response):
         broker = scope["app"].state.services.broker
         last_event_id = self.last_event_id
         known = int(last_event_id) if last_event_id is not None and last_event_id.isdigit() else None
-        subscribed = await broker.subscribe(self.channel, known, self.user)
+        subscribed = await broker.streams.subscribe(self.channel, known, self.user)
         sub, upto, limit = subscribed.sub, subscribed.upto, self.limit
         # The client going away ends the stream at once, not at the next event or ping.
         gone = asyncio.ensure_future(_disconnected(receive))
@@ -185,7 +185,7 @@ class EventStream(Response):
             sub.prefix = f"retry: {RETRY_MS}\n".encode()
             sent = 0
             if subscribed.lost or (last_event_id is not None and known is None):  # malformed: unknown too
-                bounds = await broker.log_bounds(self.channel)
+                bounds = await broker.streams.log_bounds(self.channel)
                 data = dumps({"last_event_id": last_event_id, "oldest_available": bounds.oldest,
                               "latest": bounds.latest})
                 head = [sub.prefix + f"event: history_lost\ndata: {data}\n\n".encode()]
@@ -222,7 +222,7 @@ class EventStream(Response):
         finally:
             gone.cancel()
             sub.end()
-            await broker.unsubscribe(self.channel, sub, self.user)
+            await broker.streams.unsubscribe(self.channel, sub, self.user)
 
 
 HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
@@ -252,6 +252,6 @@ async def announce(request: Request, message: Text | None = Query(None),
     text = message if message is not None else (body.message if body else None)
     if text is None:
         raise HTTPException(422, "give the message as ?message= or a JSON body {\"message\": ...}")
-    delivered = await services_of(request).broker.announce(
+    delivered = await services_of(request).broker.streams.announce(
         {"type": "announcement", "message": text, "timestamp": utc_now()})
     return {"status": "announced", "delivered": delivered}
