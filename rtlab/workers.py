@@ -42,6 +42,11 @@ log = logging.getLogger("rtlab")
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 WORKER_LOG_FORMAT = "%(levelname)s %(name)s [worker %(process)d]: %(message)s"
 WORKERS_PER_CPU = 8
+# uvicorn pings every worker every 0.5 s and kills one that does not answer within this (its
+# default, 5 s). A worker answers from a thread of its own, so a blocked event loop still answers;
+# but a new worker answers only once spawned and imported, which took over 5 s on a loaded
+# 2-CPU machine: uvicorn then killed it and started another, again and again.
+HEALTHCHECK_TIMEOUT = 30
 
 
 def cpu_count() -> int:
@@ -156,7 +161,7 @@ class Supervisor(multiprocess.Multiprocess):
     def init_processes(self) -> None:
         super().init_processes()
         for process in self.processes:
-            if not process.wait_until_ready(self.config.timeout_worker_healthcheck + 25, self.should_exit):
+            if not process.wait_until_ready(self.config.timeout_worker_healthcheck + 30, self.should_exit):
                 if not self.should_exit.is_set():
                     log.error("worker %s did not start (exit status %s)", process.pid, process.exitcode)
                     self.failed = True
@@ -206,7 +211,7 @@ def run(settings: Settings, sock: socket.socket, workers: int, on_ready=None, **
     from .server import uvicorn_config
 
     config = uvicorn_config(functools.partial(build_app, settings), settings, log_level="warning",
-                            workers=workers, factory=True, **extra)
+                            workers=workers, factory=True, timeout_worker_healthcheck=HEALTHCHECK_TIMEOUT, **extra)
     supervisor = Supervisor(config, [sock], on_ready=on_ready)
     supervisor.run()
     return 1 if supervisor.failed else 0
