@@ -1,6 +1,7 @@
 """``python -m rtlab serve ...`` as a real process, for the tests of workers and deployment."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -8,6 +9,10 @@ import subprocess
 import sys
 import threading
 import time
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 
 class RtlabProcess:
@@ -100,3 +105,39 @@ def pid_alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def worker_of(ws) -> int:
+    return int(ws.response.headers["x-rtlab-worker"])
+
+
+def spread(stack: contextlib.ExitStack, url: str, pids: list[int], per_worker: int = 2,
+           timeout: float = 60, **connect_kwargs) -> dict[int, list]:
+    """Connect to ``url`` until each worker of ``pids`` holds ``per_worker`` connections (bounded in time).
+
+    Connections to a worker that already holds enough are closed at once. A worker that has just
+    started takes connections once it is ready: until then the others get them all."""
+    held: dict[int, list] = {pid: [] for pid in pids}
+    deadline = time.monotonic() + timeout
+    while not all(len(held[pid]) >= per_worker for pid in pids):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not every worker took connections: {({k: len(v) for k, v in held.items()})}")
+        one = contextlib.ExitStack()
+        ws = one.enter_context(connect(url, open_timeout=30, **connect_kwargs))
+        pid = worker_of(ws)
+        if len(held.setdefault(pid, [])) >= per_worker:
+            one.close()
+            continue
+        stack.enter_context(one)
+        held[pid].append(ws)
+    return held
+
+
+def close_code(ws, timeout: float = 30) -> int:
+    """Read until the server closes; the code of its close frame (fails if the socket was just dropped)."""
+    deadline = time.monotonic() + timeout
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            ws.recv(timeout=max(0.1, deadline - time.monotonic()))
+    assert closed.value.rcvd is not None, "the socket was dropped without a close frame"
+    return closed.value.rcvd.code

@@ -24,7 +24,7 @@ from rtlab.tools.redis import free_port
 from rtlab.workers import max_workers, parse_workers
 
 from .helpers import recv_until, wait_until
-from .rtlab_cli import RtlabProcess, pid_alive, run_cli
+from .rtlab_cli import RtlabProcess, close_code, pid_alive, run_cli, spread, worker_of
 
 ENV = {"RTLAB_SECRET": "worker-tests"}
 
@@ -67,42 +67,6 @@ def test_a_taken_port_is_one_line_with_workers(redis_server):
     with RtlabProcess("--workers", "2", "--broker", redis_server.url, env=ENV) as server:
         line = one_line(run_cli("--port", str(server.port), "--workers", "2", "--broker", redis_server.url, env=ENV))
         assert line.startswith(f"rtlab: cannot listen on 127.0.0.1:{server.port}"), line
-
-
-def worker_of(ws) -> int:
-    return int(ws.response.headers["x-rtlab-worker"])
-
-
-def spread(stack: contextlib.ExitStack, url: str, pids: list[int], per_worker: int = 2,
-           timeout: float = 60) -> dict[int, list]:
-    """Connect to ``url`` until each worker of ``pids`` holds ``per_worker`` connections (bounded in time).
-
-    Connections to a worker that already holds enough are closed at once. A worker that has just
-    started takes connections once it is ready: until then the others get them all."""
-    held: dict[int, list] = {pid: [] for pid in pids}
-    deadline = time.monotonic() + timeout
-    while not all(len(held[pid]) >= per_worker for pid in pids):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not every worker took connections: {({k: len(v) for k, v in held.items()})}")
-        one = contextlib.ExitStack()
-        ws = one.enter_context(connect(url, open_timeout=30))
-        pid = worker_of(ws)
-        if len(held.setdefault(pid, [])) >= per_worker:
-            one.close()
-            continue
-        stack.enter_context(one)
-        held[pid].append(ws)
-    return held
-
-
-def close_code(ws, timeout: float = 30) -> int:
-    """Read until the server closes; the code of its close frame (fails if the socket was just dropped)."""
-    deadline = time.monotonic() + timeout
-    with pytest.raises(ConnectionClosed) as closed:
-        while True:
-            ws.recv(timeout=max(0.1, deadline - time.monotonic()))
-    assert closed.value.rcvd is not None, "the socket was dropped without a close frame"
-    return closed.value.rcvd.code
 
 
 @pytest.fixture
