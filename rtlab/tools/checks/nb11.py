@@ -1,0 +1,97 @@
+"""Checks of notebook 11 (behind a proxy, over TLS): each answer runs for real, with a fresh uvicorn
+process of the notebook's app (``proxied.py``) and a fresh nginx (``rtlab.tools.nginx``)."""
+from __future__ import annotations
+
+import httpx
+
+from rtlab.tools import nginx
+from rtlab.tools.checks import NotYet, exercise, expect, expect_true
+
+UPGRADE_MAP = """
+map $http_upgrade $connection_upgrade {
+    default upgrade;
+    ''      close;
+}
+"""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+def _start(site: str, **values) -> nginx.Nginx:
+    """nginx with the learner's config; a config nginx refuses is a verdict, with nginx's words."""
+    try:
+        return nginx.Nginx(site, **values).start()
+    except KeyError as missing:
+        raise NotYet(f"your config has a placeholder without a value: {missing.args[0]}") from None
+    except RuntimeError as refused:
+        raise NotYet(f"nginx refused your config: {_first_line(refused)}") from None
+
+
+@exercise("pass-the-upgrade", "pass the upgrade",
+          hint="a WebSocket handshake reaches the app only over HTTP/1.1 and with the two hop-by-hop headers "
+               "set explicitly; the Origin check needs the Host the client sent, port included "
+               "(section 'The upgrade')")
+async def pass_the_upgrade(nb):
+    block = nb.upgrade_location()
+    expect_true("upgrade_location() returns the location block as text", isinstance(block, str),
+                f"got {type(block).__name__}")
+    expect_true("the block proxies to the app's placeholder", "@@APP@@" in block,
+                "it has no @@APP@@: the check fills it with the app's address")
+    app = nb.uvicorn("proxied:app")
+    try:
+        site = UPGRADE_MAP + "server {\n    listen 127.0.0.1:@@PORT@@;\n" + block + "\n}\n"
+        proxy = _start(site, APP=app.address)
+        try:
+            expect("a handshake to /ws through your block", await nb.handshake(f"{proxy.ws_url}/ws"),
+                   "101 Switching Protocols, echo: hello")
+            async with httpx.AsyncClient(timeout=10) as client:
+                whoami = await client.get(f"{proxy.url}/whoami")
+            expect("GET /whoami through your block: status", whoami.status_code, 200)
+            expect("the URL the app builds behind your block (its host and port are the proxy's)",
+                   whoami.json()["stream_url"], f"{proxy.url}/ticks")
+            expect("/ws/checked with the Origin of a page from the proxy",
+                   await nb.handshake(f"{proxy.ws_url}/ws/checked", origin=proxy.url),
+                   "101 Switching Protocols, echo: hello")
+        finally:
+            proxy.stop()
+    finally:
+        app.stop()
+
+
+FORGED = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+
+
+@exercise("trust-only-the-proxy", "trust only the proxy",
+          hint="uvicorn applies forwarded headers only from the addresses it trusts: the proxy's address must be "
+               "among them, and no address a direct client can come from (section 'TLS at the proxy')")
+async def trust_only_the_proxy(nb):
+    options = nb.behind_the_proxy()
+    expect_true("behind_the_proxy() returns a list of strings",
+                isinstance(options, (list, tuple)) and all(isinstance(o, str) for o in options),
+                f"got {options!r}")
+    try:
+        app = nb.uvicorn("proxied:app", *options)
+    except RuntimeError as failed:
+        raise NotYet(f"uvicorn did not start with your options: {_first_line(failed)}") from None
+    try:
+        edge = _start(nb.TLS_SITE, APP=app.address, CERT=nb.tls.cert_file, KEY=nb.tls.key_file)
+        try:
+            async with httpx.AsyncClient(verify=nb.trusting, timeout=10) as client:
+                seen = (await client.get(f"{edge.https_url}/whoami")).json()
+            expect("/whoami through the TLS proxy", seen,
+                   {"scheme": "https", "client": "127.0.0.1", "stream_url": f"{edge.https_url}/ticks"})
+            expect("/ws/checked through the proxy, with the proxy's origin",
+                   await nb.handshake(f"{edge.wss_url}/ws/checked", ssl=nb.trusting, origin=edge.https_url),
+                   "101 Switching Protocols, echo: hello")
+        finally:
+            edge.stop()
+        async with httpx.AsyncClient(timeout=10) as client:
+            direct = (await client.get(f"http://{app.address}/whoami", headers=FORGED)).json()
+        expect("/whoami asked directly from 127.0.0.1 with forged X-Forwarded-* headers",
+               {"scheme": direct["scheme"], "client": direct["client"]},
+               {"scheme": "http", "client": "127.0.0.1"})
+    finally:
+        app.stop()
