@@ -19,3 +19,9 @@ def behind_the_proxy() -> list[str]:
     """uvicorn's options for proxied:app behind the TLS proxy at 127.0.0.2: its forwarded headers
     believed, nobody else's."""
     return ["--forwarded-allow-ips", "127.0.0.2"]
+
+# %% exercise: outlive-the-timeout
+def keepalive_options(proxy_timeout: float) -> list[str]:
+    """uvicorn's options for proxied:app, so that an idle browser WebSocket outlives a proxy that closes
+    connections on which the app sent nothing for proxy_timeout seconds."""
+    return ["--ws-ping-interval", str(proxy_timeout / 2)]

@@ -82,3 +82,19 @@ def behind_the_proxy() -> list[str]:
 # %% valid: trust-only-the-proxy: one token, as a one-address network, with proxy headers named explicitly
 def behind_the_proxy() -> list[str]:
     return ["--proxy-headers", "--forwarded-allow-ips=127.0.0.2/32"]
+
+# %% wrong: outlive-the-timeout: uvicorn's defaults (a ping every 20 s, far above the proxy's 2 s)
+def keepalive_options(proxy_timeout: float) -> list[str]:
+    return []
+
+# %% wrong: outlive-the-timeout: the ping timeout set instead of the interval
+def keepalive_options(proxy_timeout: float) -> list[str]:
+    return ["--ws-ping-timeout", str(proxy_timeout / 2)]
+
+# %% wrong: outlive-the-timeout: HTTP's keep-alive timeout, which says nothing to a WebSocket
+def keepalive_options(proxy_timeout: float) -> list[str]:
+    return ["--timeout-keep-alive", str(proxy_timeout / 2)]
+
+# %% valid: outlive-the-timeout: a fixed interval well below any timeout the check uses, in one token
+def keepalive_options(proxy_timeout: float) -> list[str]:
+    return [f"--ws-ping-interval={min(proxy_timeout / 4, 1.0)}"]

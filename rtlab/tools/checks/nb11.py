@@ -2,7 +2,11 @@
 process of the notebook's app (``proxied.py``) and a fresh nginx (``rtlab.tools.nginx``)."""
 from __future__ import annotations
 
+import asyncio
+
 import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from rtlab.tools import nginx
 from rtlab.tools.checks import NotYet, exercise, expect, expect_true
@@ -55,6 +59,46 @@ async def pass_the_upgrade(nb):
             expect("/ws/checked with the Origin of a page from the proxy",
                    await nb.handshake(f"{proxy.ws_url}/ws/checked", origin=proxy.url),
                    "101 Switching Protocols, echo: hello")
+        finally:
+            proxy.stop()
+    finally:
+        app.stop()
+
+
+IDLE = 6.0  # seconds the check keeps a WebSocket idle behind a proxy that cuts after 2
+
+
+@exercise("outlive-the-timeout", "outlive the proxy's timeout", timeout=40,
+          hint="the proxy closes a connection on which nothing came from the app within its timeout: something "
+               "must come from the app more often than that, and a browser cannot send anything of the kind "
+               "itself (section 'Idle timeouts')")
+async def outlive_the_timeout(nb):
+    options = nb.keepalive_options(2.0)
+    expect_true("keepalive_options(2.0) returns a list of strings",
+                isinstance(options, (list, tuple)) and all(isinstance(o, str) for o in options),
+                f"got {options!r}")
+    try:
+        app = nb.uvicorn("proxied:app", *options)
+    except RuntimeError as failed:
+        raise NotYet(f"uvicorn did not start with your options: {_first_line(failed)}") from None
+    try:
+        proxy = _start(nb.UPGRADE, APP=app.address, READ_TIMEOUT="2s")
+        try:
+            async with connect(f"{proxy.ws_url}/ws", ping_interval=None, open_timeout=10) as ws:
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                try:
+                    async with asyncio.timeout(IDLE):
+                        await ws.recv()  # nothing is sent to the client: this returns only if it is closed
+                except TimeoutError:
+                    pass
+                except ConnectionClosed as closed:
+                    code = closed.rcvd.code if closed.rcvd else 1006
+                    raise NotYet(f"an idle WebSocket through a proxy with a 2 s timeout was closed with {code} "
+                                 f"after {loop.time() - started:.1f} s of the {IDLE:g} s") from None
+                await ws.send("still there?")
+                async with asyncio.timeout(10):
+                    expect(f"the echo after {IDLE:g} s idle", await ws.recv(), "still there?")
         finally:
             proxy.stop()
     finally:
