@@ -20,18 +20,23 @@ map $http_upgrade $connection_upgrade {
 
 
 def _first_line(exc: BaseException) -> str:
+    """The line of an error that says what is wrong (nginx's [emerg] line, if there is one)."""
     text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__
+    emerg = [line for line in text if "[emerg]" in line]
+    return (emerg or text or [type(exc).__name__])[-1]
 
 
 def _start(site: str, **values) -> nginx.Nginx:
     """nginx with the learner's config; a config nginx refuses is a verdict, with nginx's words."""
+    proxy = nginx.Nginx(site, **values)
     try:
-        return nginx.Nginx(site, **values).start()
+        return proxy.start()
     except KeyError as missing:
-        raise NotYet(f"your config has a placeholder without a value: {missing.args[0]}") from None
+        verdict = f"your config has a placeholder without a value: {missing.args[0]}"
     except RuntimeError as refused:
-        raise NotYet(f"nginx refused your config: {_first_line(refused)}") from None
+        verdict = _first_line(refused)  # "nginx refused its config: nginx: [emerg] ..."
+    proxy.stop()  # removes its directory too
+    raise NotYet(verdict)
 
 
 @exercise("pass-the-upgrade", "pass the upgrade",
