@@ -1,4 +1,8 @@
-"""Shared fixtures: real servers on 127.0.0.1, and the CI rule that nothing may skip."""
+"""Shared fixtures: real servers on 127.0.0.1, and the CI rule that nothing may skip.
+
+Under CI (``CI=true``) a skip is a failure: a test that needs redis-server, nginx or Chromium
+fails there when the component is missing, instead of passing unnoticed.
+"""
 from __future__ import annotations
 
 import os
@@ -7,6 +11,7 @@ import shutil
 import pytest
 
 from rtlab import LabServer
+from rtlab.tools import nginx
 from rtlab.tools.redis import RedisServer
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -44,3 +49,10 @@ def redis_server():
         pytest.skip("needs redis-server (apt-get install redis-server)")
     with RedisServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def nginx_available():
+    """Skip (a failure under CI) when there is no nginx binary."""
+    if not nginx.available():
+        pytest.skip(f"needs nginx: {nginx.install_hint()}")
