@@ -17,28 +17,46 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     run.add_argument("--port", type=int, default=None, help="port (default 8000; 0 picks a free one)")
     run.add_argument("--broker", default=None, help="'memory' (default) or redis://host:port/db")
+    run.add_argument("--workers", default=None, metavar="N",
+                     help="worker processes sharing the port (default 1); more than 1 needs a Redis broker")
+    run.add_argument("--forwarded-allow-ips", default=None, metavar="IPS",
+                     help="proxies whose X-Forwarded-For/-Proto are trusted (comma list or '*'; "
+                          "default $FORWARDED_ALLOW_IPS or 127.0.0.1,::1, as uvicorn)")
     args = parser.parse_args(argv)
     return serve_forever(args)
 
 
 def serve_forever(args: argparse.Namespace) -> int:
-    from .app import create_app
+    from . import workers as multi
     from .internals import UvicornServer
     from .server import uvicorn_config
     from .settings import Settings
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format=multi.LOG_FORMAT)
+    try:
+        workers = multi.parse_workers(args.workers)
+    except ValueError as exc:
+        print(f"rtlab: {exc}", file=sys.stderr)
+        return 2
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("broker", args.broker)) if v is not None}
     overrides.setdefault("port", 8000)
     try:
-        settings = Settings(**overrides)
+        # Checked with a stand-in secret first: a refusal is then one line, without the warning
+        # about a missing RTLAB_SECRET that the real settings may log below.
+        settings = Settings(**{**overrides, "secret": "checking"})
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         print(f"rtlab: invalid {first['loc'][0]}: {first['msg']}", file=sys.stderr)
         return 2
+    if workers > 1 and settings.broker == "memory":
+        print(f"rtlab: --workers {workers} needs a Redis broker (--broker redis://host:port/db), not the memory "
+              "broker: it keeps rooms, presence and history inside one process, so workers would not see "
+              "each other's clients", file=sys.stderr)
+        return 2
     if settings.broker != "memory" and (why := broker_unreachable(settings.broker)):
         print(f"rtlab: cannot reach the broker at {settings.broker}: {why}", file=sys.stderr)
         return 1
+    settings = Settings(**overrides)
     # Bind first: a taken port is then one clear line, not uvicorn's traceback.
     try:
         sock = listen(settings.host, settings.port)
@@ -46,7 +64,17 @@ def serve_forever(args: argparse.Namespace) -> int:
         print(f"rtlab: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     port = sock.getsockname()[1]
-    server = UvicornServer(uvicorn_config(create_app(settings), settings, log_level="warning"))
+    extra = {} if args.forwarded_allow_ips is None else {"forwarded_allow_ips": args.forwarded_allow_ips}
+    if workers > 1:
+        def ready(pids: list[int]) -> None:
+            print(f"rtlab serving on http://{settings.host}:{port} with {workers} workers "
+                  f"(pids {' '.join(map(str, pids))})  (Ctrl+C to stop)", flush=True)
+
+        try:
+            return multi.run(settings, sock, workers, on_ready=ready, **extra)
+        finally:
+            sock.close()
+    server = UvicornServer(uvicorn_config(multi.build_app(settings), settings, log_level="warning", **extra))
     print(f"rtlab serving on http://{settings.host}:{port}  (Ctrl+C to stop)", flush=True)
     try:
         with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
