@@ -21,11 +21,12 @@ from pathlib import Path
 import httpx
 from httpx_sse import aconnect_sse
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from . import NotYet, exercise, expect, expect_true
 
 STUB = re.compile(r"NotImplementedError\(\s*(['\"])(your turn.*?)\1\s*\)", re.S)
-STARTED = "Application startup complete."
+STARTED = ("Application startup complete.", "Uvicorn running on")  # the app has started; the port is bound
 
 
 def _source(apps: str | Path, name: str) -> Path:
@@ -64,12 +65,14 @@ class Uvicorn:
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         threading.Thread(target=self._read, daemon=True).start()
 
+        def started() -> bool:
+            return all(any(text in line for line in self.lines) for text in STARTED)
+
         def wait() -> None:
             with self.changed:
-                self.changed.wait_for(lambda: any(STARTED in line for line in self.lines)
-                                      or self.proc.poll() is not None, 15)
+                self.changed.wait_for(lambda: started() or self.proc.poll() is not None, 15)
         await asyncio.to_thread(wait)
-        if not any(STARTED in line for line in self.lines):
+        if not started():
             last = next((line for line in reversed(self.lines) if line.strip()), "nothing")
             await self.__aexit__()
             raise NotYet(f"`uvicorn {self.app}` did not start; the last line of its log: {last}")
@@ -113,6 +116,7 @@ async def end_on_shutdown(nb):
         sources = [await stack.enter_async_context(aconnect_sse(client, "GET", server.url + "/ticks"))
                    for _ in range(2)]
         streams = [source.aiter_sse() for source in sources]
+        opened = time.monotonic()
         try:
             firsts = await asyncio.gather(*(_read_events(events, 3) for events in streams))
         except StopAsyncIteration:
@@ -121,6 +125,8 @@ async def end_on_shutdown(nb):
             raise NotYet("no three events on /ticks within 5 s") from None
         for got in firsts:
             expect("the first events' data", [e.data for e in got], ["tick 0", "tick 1", "tick 2"])
+        took = time.monotonic() - opened  # two pauses of 0.2 s at least; a machine's load only adds to it
+        expect_true("three ticks take two pauses of 0.2 s", took >= 0.3, f"they came within {took:.2f} s")
         server.proc.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
         try:
@@ -145,7 +151,9 @@ async def end_on_shutdown(nb):
 
 
 # -- 2. off the loop ------------------------------------------------------------------------------
-WORST = 0.1  # seconds an echo may take while reports run: a tenth of one report's second
+ANSWERED = 30  # echoes a third client must get back while the reports are made (about a second). A loop
+# held by the reports answers 1 to 3 of them (one at a time, each waiting out a report); a free loop hundreds,
+# about one a millisecond, and still far more than 30 on a loaded machine, whose odd spike counts for one echo.
 
 
 async def _echo_until(ws, done: asyncio.Future) -> list[float]:
@@ -189,8 +197,13 @@ async def off_the_loop(nb):
         except Exception as failure:
             raise NotYet(f"a report socket failed: {type(failure).__name__}: {failure}") from None
         expect("the reports, on their own sockets", list(got), ["report north: 42 rows", "report south: 42 rows"])
-        expect_true(f"every echo came back within {WORST:g} s while two reports ran", max(times) < WORST,
-                    f"the slowest took {max(times):.2f} s, of {len(times)} echoes")
+        expect_true(f"a third client's echoes went on while two reports were made: at least {ANSWERED}",
+                    len(times) >= ANSWERED,
+                    f"{len(times)} came back, the slowest after {max(times):.2f} s")
         await north.send("east")
-        async with asyncio.timeout(5):
-            expect("a second report on the same socket", await north.recv(), "report east: 42 rows")
+        try:
+            async with asyncio.timeout(5):
+                again = await north.recv()
+        except (ConnectionClosed, TimeoutError) as failure:
+            raise NotYet(f"a second name on the same socket got no report: {failure or 'no answer in 5 s'}") from None
+        expect("a second report on the same socket", again, "report east: 42 rows")
