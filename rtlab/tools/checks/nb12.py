@@ -11,7 +11,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -43,11 +42,7 @@ class Uvicorn:
     """``uvicorn APP --port P`` in the apps folder, as a process group of its own; its log kept."""
 
     def __init__(self, app: str, cwd: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url, self.ws_url = f"http://127.0.0.1:{self.port}", f"ws://127.0.0.1:{self.port}"
-        self.app, self.cwd, self.lines = app, cwd, []
+        self.app, self.cwd, self.lines, self.url, self.ws_url = app, cwd, [], "", ""
         self.changed = threading.Condition()
         self.proc: subprocess.Popen | None = None
 
@@ -61,7 +56,7 @@ class Uvicorn:
 
     async def __aenter__(self) -> "Uvicorn":
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", self.app, "--port", str(self.port)], cwd=self.cwd, text=True,
+            [sys.executable, "-m", "uvicorn", self.app, "--port", "0"], cwd=self.cwd, text=True,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -76,11 +71,14 @@ class Uvicorn:
             last = next((line for line in reversed(self.lines) if line.strip()), "nothing")
             await self.__aexit__()
             raise NotYet(f"`uvicorn {self.app}` did not start; the last line of its log: {last}")
+        running = next(line for line in self.lines if STARTED[1] in line)  # the port the kernel picked
+        port = re.search(r"127\.0\.0\.1:(\d+)", running).group(1)
+        self.url, self.ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
         return self
 
     async def __aexit__(self, *exc) -> None:
         if self.proc is not None:
-            with contextlib.suppress(ProcessLookupError):
+            if self.proc.poll() is None:  # still ours: once reaped, its number may be another program's
                 os.killpg(self.proc.pid, signal.SIGKILL)
             await asyncio.to_thread(self.proc.wait, 5)
 
