@@ -1,4 +1,4 @@
-"""``python -m rtlab serve``: the lab's server in the foreground."""
+"""``python -m rtlab serve``: the lab's server in the foreground (``--workers N``: N processes, see rtlab.workers)."""
 from __future__ import annotations
 
 import argparse

@@ -8,6 +8,7 @@ idle past the timeout, a default TLS client, a browser that does not trust the c
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import queue
@@ -20,6 +21,8 @@ from pathlib import Path
 import httpx
 import httpx_sse
 import pytest
+import uvicorn
+from fastapi import FastAPI, Request, WebSocket
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -55,7 +58,8 @@ def deployed(redis_url: str):
     port, tls_port = free_port(), free_port()
     env = {"RTLAB_SECRET": "deploy-tests", "RTLAB_PING_INTERVAL": str(PING_INTERVAL),
            "RTLAB_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},https://127.0.0.1:{tls_port}"}
-    with RtlabProcess("--workers", "2", "--broker", redis_url, env=env) as rtlab:
+    with RtlabProcess("--workers", "2", "--broker", redis_url, "--forwarded-allow-ips", "127.0.0.1",
+                      env=env) as rtlab:
         with Nginx(site_copy(), tls=True, UPSTREAM=f"127.0.0.1:{rtlab.port}", LISTEN_ADDRESS="127.0.0.1",
                    SERVER_NAME="127.0.0.1 localhost", PORT=port, TLS_PORT=tls_port) as proxy:
             yield Stack(rtlab, proxy)
@@ -90,6 +94,56 @@ def test_chat_crosses_both_workers_through_the_proxy(stack):
             assert got["message"] == text
         room = httpx.get(proxy.https_url + "/rooms/crossing", verify=proxy.tls.ssl_context()).json()
         assert set(room["users"]) == {"plain", "tls"}
+
+
+@contextlib.contextmanager
+def stock_uvicorn(app, **config):
+    """uvicorn with its own defaults (``**config`` on top) in a thread; yields its port."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **config))
+
+    def run() -> None:
+        with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
+            runner.run(server.serve())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started or not thread.is_alive(), timeout=30, what="uvicorn started")
+    assert server.started
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def scheme_app() -> FastAPI:
+    app = FastAPI(title="what-the-app-sees")
+
+    @app.get("/seen")
+    async def seen(request: Request) -> dict:
+        return {"scheme": request.url.scheme, "client": request.client.host}
+
+    @app.websocket("/ws/seen")
+    async def ws_seen(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_json({"scheme": ws.url.scheme})
+        await ws.close()
+
+    return app
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_behind_the_proxy_the_app_sees_https_only_when_uvicorn_trusts_it(nginx_available, trusted):
+    # Stock uvicorn (serve(app)) trusts X-Forwarded-* from 127.0.0.1 by default; from an address
+    # not in forwarded_allow_ips it ignores them and the app sees the proxy's own plain request.
+    with stock_uvicorn(scheme_app(), **({} if trusted else {"forwarded_allow_ips": "10.9.9.9"})) as port:
+        with Nginx(site_copy(), tls=True, UPSTREAM=f"127.0.0.1:{port}", LISTEN_ADDRESS="127.0.0.1",
+                   SERVER_NAME="127.0.0.1 localhost") as proxy:
+            seen = httpx.get(proxy.https_url + "/seen", verify=proxy.tls.ssl_context()).json()
+            with connect(f"{proxy.wss_url}/ws/seen", ssl=proxy.tls.ssl_context(), open_timeout=30) as ws:
+                ws_scheme = json.loads(ws.recv(timeout=10))["scheme"]
+    assert (seen["scheme"], ws_scheme) == (("https", "wss") if trusted else ("http", "ws"))
+    assert seen["client"] == "127.0.0.1"  # X-Forwarded-For names this test's own loopback address
 
 
 def test_a_foreign_origin_is_refused_and_the_proxys_own_are_let_through(stack):
