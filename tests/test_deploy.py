@@ -361,3 +361,24 @@ def test_sigterm_stops_every_worker_and_every_client_gets_a_close_frame(nginx_av
             assert list(events) == []  # the stream ended with a complete body
         assert rtlab.wait(30) == 0
         wait_until(lambda: not any(pid_alive(p) for p in rtlab.pids), timeout=10, what="every worker gone")
+
+
+def test_every_sse_stream_of_rtlab_sends_x_accel_buffering_no(lab):
+    # Every route that answers text/event-stream, found in the app rather than listed by hand:
+    # the ticking streams (fastapi.sse) and the fan-out ones (EventStream) alike.
+    def routes(container):
+        for route in container.routes:
+            if hasattr(route, "original_router"):  # an included router (FastAPI 0.16x keeps them nested)
+                yield from routes(route.original_router)
+            else:
+                yield route
+
+    paths = sorted(r.path for r in routes(lab.app) if getattr(r, "path", "").startswith("/sse"))
+    assert {"/sse", "/sse/announcements", "/sse/notifications/{user_id}", "/sse/with-id"} <= set(paths)
+    with httpx.Client(base_url=lab.url, timeout=30) as client:
+        for path in paths:
+            url = path.replace("{user_id}", "ann").replace("{task_id}", "t1").replace("{service}", "api") \
+                .replace("{symbol}", "ACME")
+            with client.stream("GET", url, params={"interval": 0.01, "limit": 1}) as response:
+                assert response.headers["content-type"].startswith("text/event-stream"), path
+                assert response.headers.get("x-accel-buffering") == "no", path
