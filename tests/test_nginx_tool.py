@@ -48,7 +48,10 @@ def test_a_missing_value_is_an_error_before_nginx_starts(nginx_available):
     proxy = Nginx(HELLO)
     with pytest.raises(KeyError, match="@@GREETING@@"):
         proxy.start()
-    assert proxy.proc is None
+    assert proxy.proc is None and not proxy.prefix.exists()
+    proxy.values["GREETING"] = "now"  # the same object starts once it has every value
+    with proxy:
+        assert httpx.get(proxy.url + "/").text == "now GET\n"
 
 
 def test_runs_on_a_free_port_with_its_logs_and_stops(nginx_available):

@@ -161,7 +161,9 @@ class TLSFiles:
 
         Chromium cannot be given an extra CA on the command line; it can be told to accept a
         certificate whose SPKI hash is listed (the flag needs a ``--user-data-dir``, which
-        Playwright always passes). Every other certificate error still fails.
+        Playwright always passes). Every other certificate still fails, unlike Playwright's
+        ``ignore_https_errors=True``, which accepts any certificate at all: a test using it would
+        pass against the wrong server or a broken chain.
         """
         return [f"--ignore-certificate-errors-spki-list={self.spki_hash}"]
 
@@ -296,6 +298,8 @@ class Nginx:
         if self._tls_wanted is not False and self._tls_wanted is not None and self.tls is None:
             ca = None if self._tls_wanted is True else self._tls_wanted
             self.tls = make_tls(self.prefix / "tls", ca=ca)
+        elif self.tls is not None and not self.tls.cert_file.exists():  # a failed start removed the prefix
+            self.tls = make_tls(self.prefix / "tls", ca=self.tls.ca)  # the same CA, the same paths
         if self.tls is not None:
             self.values.setdefault("CERT", self.tls.cert_file)
             self.values.setdefault("KEY", self.tls.key_file)
@@ -306,7 +310,8 @@ class Nginx:
         return render(site, self.values)
 
     def _write(self, site: str) -> None:
-        (self.prefix / "temp").mkdir(exist_ok=True)  # nginx makes each *_temp_path in it, for its workers' user
+        # nginx makes each *_temp_path in it itself, owned by its workers' user
+        (self.prefix / "temp").mkdir(parents=True, exist_ok=True)
         (self.prefix / "nginx.conf").write_text(render(MAIN_CONF, {**self._main_values, "PREFIX": self.prefix}))
         (self.prefix / "site.conf").write_text(site)
         # As root, nginx's workers run as nobody: they must reach the temp paths (and the logs).
@@ -329,8 +334,13 @@ class Nginx:
     def start(self, timeout: float = 10.0) -> "Nginx":
         if self.running:
             return self
-        self._write(self._fill(self.site_template))
-        self.check()
+        try:
+            self._write(self._fill(self.site_template))
+            self.check()
+        except BaseException:  # a missing value or a config nginx refuses: no nginx, no directory left
+            if self._own_prefix:
+                shutil.rmtree(self.prefix, ignore_errors=True)
+            raise
         self._stderr = open(self.prefix / "stderr.log", "ab")
         self.proc = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL, stdout=self._stderr,
                                      stderr=self._stderr, preexec_fn=_die_with_parent)
