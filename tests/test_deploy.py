@@ -26,6 +26,7 @@ from fastapi import FastAPI, Request, WebSocket
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from rtlab import LabServer
 from rtlab.tools.browser import CHROMIUM_ARGS, system_chromium
 from rtlab.tools.nginx import Nginx, render
 from rtlab.tools.redis import free_port
@@ -139,11 +140,28 @@ def test_behind_the_proxy_the_app_sees_https_only_when_uvicorn_trusts_it(nginx_a
     with stock_uvicorn(scheme_app(), **({} if trusted else {"forwarded_allow_ips": "10.9.9.9"})) as port:
         with Nginx(site_copy(), tls=True, UPSTREAM=f"127.0.0.1:{port}", LISTEN_ADDRESS="127.0.0.1",
                    SERVER_NAME="127.0.0.1 localhost") as proxy:
-            seen = httpx.get(proxy.https_url + "/seen", verify=proxy.tls.ssl_context()).json()
+            # nginx appends the address it saw (this test's, 127.0.0.1) to the X-Forwarded-For it got.
+            seen = httpx.get(proxy.https_url + "/seen", verify=proxy.tls.ssl_context(),
+                             headers={"X-Forwarded-For": "203.0.113.7"}).json()
             with connect(f"{proxy.wss_url}/ws/seen", ssl=proxy.tls.ssl_context(), open_timeout=30) as ws:
                 ws_scheme = json.loads(ws.recv(timeout=10))["scheme"]
     assert (seen["scheme"], ws_scheme) == (("https", "wss") if trusted else ("http", "ws"))
-    assert seen["client"] == "127.0.0.1"  # X-Forwarded-For names this test's own loopback address
+    # Trusted, uvicorn reads X-Forwarded-For from the right, past the trusted addresses (here the
+    # test's own 127.0.0.1, which is a trusted one too); untrusted, the app sees the proxy's address.
+    assert seen["client"] == ("203.0.113.7" if trusted else "127.0.0.1")
+
+
+def test_without_allowed_origins_a_page_through_the_proxy_is_refused(nginx_available):
+    # Why RTLAB_ALLOWED_ORIGINS: the deploy file passes Host without the port, so a browser's
+    # Origin (with the proxy's port) is not the server's own origin as rtlab sees it.
+    with LabServer() as lab, Nginx(site_copy(), tls=True, UPSTREAM=f"127.0.0.1:{lab.port}",
+                                   LISTEN_ADDRESS="127.0.0.1", SERVER_NAME="127.0.0.1 localhost") as proxy:
+        for url, origin, extra in ((proxy.ws_url, proxy.url, {}),
+                                   (proxy.wss_url, proxy.https_url, {"ssl": proxy.tls.ssl_context()})):
+            with pytest.raises(InvalidStatus) as refused:
+                with connect(f"{url}/ws/echo", origin=origin, open_timeout=30, **extra):
+                    pass
+            assert refused.value.response.status_code == 403
 
 
 def test_a_foreign_origin_is_refused_and_the_proxys_own_are_let_through(stack):
