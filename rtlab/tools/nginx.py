@@ -43,11 +43,12 @@ Example::
             proxy_http_version 1.1;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection "upgrade";
+            proxy_read_timeout @@READ_TIMEOUT@@;
         }
     }
     '''
     lab = serve()
-    with nginx.Nginx(SITE, tls=True, UPSTREAM=f"127.0.0.1:{lab.port}") as proxy:
+    with nginx.Nginx(SITE, tls=True, UPSTREAM=f"127.0.0.1:{lab.port}", READ_TIMEOUT="60s") as proxy:
         proxy.url, proxy.ws_url           # http://127.0.0.1:PORT, ws://...   (PORT)
         proxy.https_url, proxy.wss_url    # https://127.0.0.1:TLS_PORT, wss://...
         proxy.tls.ssl_context()           # an ssl.SSLContext trusting only the proxy's CA
