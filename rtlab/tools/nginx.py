@@ -388,9 +388,10 @@ class Nginx:
         """Load a new site template and/or new values into the running nginx (SIGHUP).
 
         The new config is checked with ``nginx -t`` first: a wrong one raises ``RuntimeError``
-        and the running config stays. Returns once a worker of the new config runs and every
-        listen port answers. Workers of the old config finish their open connections first:
-        a WebSocket open through them stays on the old config until it closes.
+        and the running config stays. Returns once a worker of the new config runs, no worker
+        of the old one takes new connections, and every listen port answers. Workers of the old
+        config finish their open connections first: a WebSocket open through them stays on the
+        old config until it closes (``worker_pids()`` lists them meanwhile).
         """
         if not self.running:
             raise RuntimeError("nginx is not running")
@@ -408,7 +409,9 @@ class Nginx:
         before = self.worker_pids()
         self.proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + timeout
-        while not (self.worker_pids() - before):
+        # Done when a worker of the new config runs and no worker of the old one still accepts
+        # (the master tells old workers to quit after starting new ones: until then, both accept).
+        while not (self.worker_pids() - before) or any(_accepting(pid) for pid in before):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"nginx did not reload: {self._last_words()}")
             time.sleep(0.01)
@@ -457,6 +460,16 @@ class Nginx:
 
     def __repr__(self) -> str:
         return f"<nginx {'running' if self.running else 'stopped'}>"
+
+
+def _accepting(pid: int) -> bool:
+    """Whether this nginx worker still takes new connections: alive and not "shutting down"."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z" and b"shutting down" not in title
 
 
 def _answers(port: int) -> bool:
