@@ -75,7 +75,7 @@ def stack(nginx_available, redis_server):
 def test_the_proxy_runs_the_deploy_file(stack):
     shipped = render(DEPLOY.read_text(), stack.proxy.values)
     assert stack.proxy.config.replace(f"proxy_read_timeout {READ_TIMEOUT:g}s;", SHIPPED_TIMEOUT) == shipped
-    assert httpx.get(stack.proxy.url + "/health").json() == {"status": "ok"}
+    assert httpx.get(stack.proxy.url + "/health", timeout=30).json() == {"status": "ok"}
 
 
 def test_chat_crosses_both_workers_through_the_proxy(stack):
@@ -93,14 +93,15 @@ def test_chat_crosses_both_workers_through_the_proxy(stack):
             sender.send(json.dumps({"type": "message", "message": text}))
             got = recv_until(receiver, lambda m: m.get("type") == "message" and m["message"] == text, timeout=10)
             assert got["message"] == text
-        room = httpx.get(proxy.https_url + "/rooms/crossing", verify=proxy.tls.ssl_context()).json()
+        room = httpx.get(proxy.https_url + "/rooms/crossing", verify=proxy.tls.ssl_context(), timeout=30).json()
         assert set(room["users"]) == {"plain", "tls"}
 
 
 @contextlib.contextmanager
 def stock_uvicorn(app, **config):
-    """uvicorn with its own defaults (``**config`` on top) in a thread; yields its port."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **config))
+    """uvicorn with its own defaults (``**config`` on top; its logging left alone) in a thread; yields its port."""
+    # log_config=None: uvicorn would otherwise reconfigure logging for the whole test process
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, **config))
 
     def run() -> None:
         with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
@@ -142,7 +143,7 @@ def test_behind_the_proxy_the_app_sees_https_only_when_uvicorn_trusts_it(nginx_a
                    SERVER_NAME="127.0.0.1 localhost") as proxy:
             # nginx appends the address it saw (this test's, 127.0.0.1) to the X-Forwarded-For it got.
             seen = httpx.get(proxy.https_url + "/seen", verify=proxy.tls.ssl_context(),
-                             headers={"X-Forwarded-For": "203.0.113.7"}).json()
+                             headers={"X-Forwarded-For": "203.0.113.7"}, timeout=30).json()
             with connect(f"{proxy.wss_url}/ws/seen", ssl=proxy.tls.ssl_context(), open_timeout=30) as ws:
                 ws_scheme = json.loads(ws.recv(timeout=10))["scheme"]
     assert (seen["scheme"], ws_scheme) == (("https", "wss") if trusted else ("http", "ws"))

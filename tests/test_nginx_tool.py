@@ -51,13 +51,13 @@ def test_a_missing_value_is_an_error_before_nginx_starts(nginx_available):
     assert proxy.proc is None and not proxy.prefix.exists()
     proxy.values["GREETING"] = "now"  # the same object starts once it has every value
     with proxy:
-        assert httpx.get(proxy.url + "/").text == "now GET\n"
+        assert httpx.get(proxy.url + "/", timeout=30).text == "now GET\n"
 
 
 def test_runs_on_a_free_port_with_its_logs_and_stops(nginx_available):
     with Nginx(HELLO, GREETING="hello") as proxy:
         assert proxy.running and proxy.port == proxy.listen_ports["PORT"]
-        assert httpx.get(proxy.url + "/").text == "hello GET\n"
+        assert httpx.get(proxy.url + "/", timeout=30).text == "hello GET\n"
         assert "start worker process" in proxy.error_log()
         assert '"GET / HTTP/1.1" 200' in proxy.access_log()
         prefix, pid = proxy.prefix, proxy.proc.pid
@@ -73,10 +73,10 @@ def test_reload_takes_a_new_config_and_keeps_the_old_one_if_the_new_is_wrong(ngi
     with Nginx(HELLO, GREETING="before") as proxy:
         port = proxy.port
         proxy.reload(GREETING="after")
-        assert httpx.get(proxy.url + "/").text == "after GET\n" and proxy.port == port
+        assert httpx.get(proxy.url + "/", timeout=30).text == "after GET\n" and proxy.port == port
         with pytest.raises(RuntimeError, match="unknown directive"):
             proxy.reload(site="server { bogus; }")
-        assert httpx.get(proxy.url + "/").text == "after GET\n"
+        assert httpx.get(proxy.url + "/", timeout=30).text == "after GET\n"
         assert proxy.site_template == HELLO
 
 
