@@ -107,7 +107,7 @@ class WorkerHeader:
 
 
 def build_app(settings: Settings):
-    """rtlab's app, as the command line serves it (one process or each worker)."""
+    """rtlab's app as each worker serves it: with ``X-Rtlab-Worker`` (one process goes without)."""
     from .app import create_app
 
     app = create_app(settings)
