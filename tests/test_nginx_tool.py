@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -104,11 +105,13 @@ def test_a_response_spooled_to_disk_reaches_a_slow_client_whole(nginx_available)
 
 def test_nginx_dies_with_the_process_that_started_it(nginx_available):
     code = ("import sys; from rtlab.tools.nginx import Nginx; p = Nginx(sys.argv[1], GREETING='x').start(); "
-            "print(p.proc.pid, flush=True); sys.stdin.read()")
+            "print(p.proc.pid, p.prefix, flush=True); sys.stdin.read()")
+    prefix = ""
     owner = subprocess.Popen([sys.executable, "-c", code, HELLO], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              text=True)
     try:
-        pid = int(owner.stdout.readline())
+        pid, prefix = owner.stdout.readline().split()
+        pid = int(pid)
         assert pid_alive(pid)
         owner.send_signal(signal.SIGKILL)  # no atexit: the kernel's PR_SET_PDEATHSIG must do it
         owner.wait(10)
@@ -116,3 +119,4 @@ def test_nginx_dies_with_the_process_that_started_it(nginx_available):
     finally:
         owner.kill()
         owner.wait()
+        shutil.rmtree(prefix, ignore_errors=True)  # its owner, killed, could not remove it
