@@ -1,4 +1,4 @@
-"""``python -m rtlab serve``: the lab's server in the foreground."""
+"""``python -m rtlab serve``: the lab's server in the foreground (``--workers N``: N processes, see rtlab.workers)."""
 from __future__ import annotations
 
 import argparse
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve_forever(args: argparse.Namespace) -> int:
     from . import workers as multi
+    from .app import create_app
     from .internals import UvicornServer
     from .server import uvicorn_config
     from .settings import Settings
@@ -74,7 +75,7 @@ def serve_forever(args: argparse.Namespace) -> int:
             return multi.run(settings, sock, workers, on_ready=ready, **extra)
         finally:
             sock.close()
-    server = UvicornServer(uvicorn_config(multi.build_app(settings), settings, log_level="warning", **extra))
+    server = UvicornServer(uvicorn_config(create_app(settings), settings, log_level="warning", **extra))
     print(f"rtlab serving on http://{settings.host}:{port}  (Ctrl+C to stop)", flush=True)
     try:
         with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:

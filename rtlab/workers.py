@@ -107,7 +107,7 @@ class WorkerHeader:
 
 
 def build_app(settings: Settings):
-    """rtlab's app, as the command line serves it (one process or each worker)."""
+    """rtlab's app as each worker serves it: with ``X-Rtlab-Worker`` (one process goes without)."""
     from .app import create_app
 
     app = create_app(settings)
@@ -128,9 +128,13 @@ def _die_with_parent() -> None:
 class Worker(multiprocess.Process):
     """uvicorn's worker process, running rtlab's server class on an app it builds itself."""
 
+    def __init__(self, config, sockets) -> None:
+        self.supervisor_pid = os.getpid()  # in the supervisor, before the worker is spawned
+        super().__init__(config, sockets)
+
     def target(self, sockets: list[socket.socket] | None = None) -> None:  # runs in the worker
         _die_with_parent()
-        if os.getppid() == 1:  # the parent died before we asked to follow it
+        if os.getppid() != self.supervisor_pid:  # the supervisor died before we asked to follow it
             return
         logging.basicConfig(level=logging.WARNING, format=WORKER_LOG_FORMAT)
         self.config.app = self.config.app()  # functools.partial(build_app, settings): picklable

@@ -78,7 +78,7 @@ def two_workers(redis_server):
 def test_two_workers_share_the_port_and_chat_across_processes(two_workers):
     server = two_workers
     assert len(set(server.pids)) == 2 and all(pid_alive(p) for p in server.pids)
-    assert int(httpx.get(server.url + "/health").headers["x-rtlab-worker"]) in server.pids
+    assert int(httpx.get(server.url + "/health", timeout=30).headers["x-rtlab-worker"]) in server.pids
     with contextlib.ExitStack() as stack:
         held = spread(stack, f"{server.ws_url}/ws/echo", server.pids)
         for pid, sockets in held.items():
@@ -99,7 +99,7 @@ def test_two_workers_share_the_port_and_chat_across_processes(two_workers):
             sender.send(json.dumps({"type": "message", "message": f"hello from {name}"}))
             got = recv_until(receiver, lambda m: m.get("type") == "message" and m["username"] == name, timeout=10)
             assert got["message"] == f"hello from {name}"
-        names = httpx.get(server.url + "/rooms/hall").json()["users"]
+        names = httpx.get(server.url + "/rooms/hall", timeout=30).json()["users"]
         assert {name_a, name_b} <= set(names)
 
 

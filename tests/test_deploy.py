@@ -8,6 +8,7 @@ idle past the timeout, a default TLS client, a browser that does not trust the c
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import queue
@@ -20,9 +21,12 @@ from pathlib import Path
 import httpx
 import httpx_sse
 import pytest
+import uvicorn
+from fastapi import FastAPI, Request, WebSocket
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from rtlab import LabServer
 from rtlab.tools.browser import CHROMIUM_ARGS, system_chromium
 from rtlab.tools.nginx import Nginx, render
 from rtlab.tools.redis import free_port
@@ -55,7 +59,8 @@ def deployed(redis_url: str):
     port, tls_port = free_port(), free_port()
     env = {"RTLAB_SECRET": "deploy-tests", "RTLAB_PING_INTERVAL": str(PING_INTERVAL),
            "RTLAB_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},https://127.0.0.1:{tls_port}"}
-    with RtlabProcess("--workers", "2", "--broker", redis_url, env=env) as rtlab:
+    with RtlabProcess("--workers", "2", "--broker", redis_url, "--forwarded-allow-ips", "127.0.0.1",
+                      env=env) as rtlab:
         with Nginx(site_copy(), tls=True, UPSTREAM=f"127.0.0.1:{rtlab.port}", LISTEN_ADDRESS="127.0.0.1",
                    SERVER_NAME="127.0.0.1 localhost", PORT=port, TLS_PORT=tls_port) as proxy:
             yield Stack(rtlab, proxy)
@@ -70,7 +75,7 @@ def stack(nginx_available, redis_server):
 def test_the_proxy_runs_the_deploy_file(stack):
     shipped = render(DEPLOY.read_text(), stack.proxy.values)
     assert stack.proxy.config.replace(f"proxy_read_timeout {READ_TIMEOUT:g}s;", SHIPPED_TIMEOUT) == shipped
-    assert httpx.get(stack.proxy.url + "/health").json() == {"status": "ok"}
+    assert httpx.get(stack.proxy.url + "/health", timeout=30).json() == {"status": "ok"}
 
 
 def test_chat_crosses_both_workers_through_the_proxy(stack):
@@ -88,8 +93,76 @@ def test_chat_crosses_both_workers_through_the_proxy(stack):
             sender.send(json.dumps({"type": "message", "message": text}))
             got = recv_until(receiver, lambda m: m.get("type") == "message" and m["message"] == text, timeout=10)
             assert got["message"] == text
-        room = httpx.get(proxy.https_url + "/rooms/crossing", verify=proxy.tls.ssl_context()).json()
+        room = httpx.get(proxy.https_url + "/rooms/crossing", verify=proxy.tls.ssl_context(), timeout=30).json()
         assert set(room["users"]) == {"plain", "tls"}
+
+
+@contextlib.contextmanager
+def stock_uvicorn(app, **config):
+    """uvicorn with its own defaults (``**config`` on top; its logging left alone) in a thread; yields its port."""
+    # log_config=None: uvicorn would otherwise reconfigure logging for the whole test process
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, **config))
+
+    def run() -> None:
+        with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
+            runner.run(server.serve())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started or not thread.is_alive(), timeout=30, what="uvicorn started")
+    assert server.started
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def scheme_app() -> FastAPI:
+    app = FastAPI(title="what-the-app-sees")
+
+    @app.get("/seen")
+    async def seen(request: Request) -> dict:
+        return {"scheme": request.url.scheme, "client": request.client.host}
+
+    @app.websocket("/ws/seen")
+    async def ws_seen(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_json({"scheme": ws.url.scheme})
+        await ws.close()
+
+    return app
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_behind_the_proxy_the_app_sees_https_only_when_uvicorn_trusts_it(nginx_available, trusted):
+    # Stock uvicorn (serve(app)) trusts X-Forwarded-* from 127.0.0.1 by default; from an address
+    # not in forwarded_allow_ips it ignores them and the app sees the proxy's own plain request.
+    with stock_uvicorn(scheme_app(), **({} if trusted else {"forwarded_allow_ips": "10.9.9.9"})) as port:
+        with Nginx(site_copy(), tls=True, UPSTREAM=f"127.0.0.1:{port}", LISTEN_ADDRESS="127.0.0.1",
+                   SERVER_NAME="127.0.0.1 localhost") as proxy:
+            # nginx appends the address it saw (this test's, 127.0.0.1) to the X-Forwarded-For it got.
+            seen = httpx.get(proxy.https_url + "/seen", verify=proxy.tls.ssl_context(),
+                             headers={"X-Forwarded-For": "203.0.113.7"}, timeout=30).json()
+            with connect(f"{proxy.wss_url}/ws/seen", ssl=proxy.tls.ssl_context(), open_timeout=30) as ws:
+                ws_scheme = json.loads(ws.recv(timeout=10))["scheme"]
+    assert (seen["scheme"], ws_scheme) == (("https", "wss") if trusted else ("http", "ws"))
+    # Trusted, uvicorn reads X-Forwarded-For from the right, past the trusted addresses (here the
+    # test's own 127.0.0.1, which is a trusted one too); untrusted, the app sees the proxy's address.
+    assert seen["client"] == ("203.0.113.7" if trusted else "127.0.0.1")
+
+
+def test_without_allowed_origins_a_page_through_the_proxy_is_refused(nginx_available):
+    # Why RTLAB_ALLOWED_ORIGINS: the deploy file passes Host without the port, so a browser's
+    # Origin (with the proxy's port) is not the server's own origin as rtlab sees it.
+    with LabServer() as lab, Nginx(site_copy(), tls=True, UPSTREAM=f"127.0.0.1:{lab.port}",
+                                   LISTEN_ADDRESS="127.0.0.1", SERVER_NAME="127.0.0.1 localhost") as proxy:
+        for url, origin, extra in ((proxy.ws_url, proxy.url, {}),
+                                   (proxy.wss_url, proxy.https_url, {"ssl": proxy.tls.ssl_context()})):
+            with pytest.raises(InvalidStatus) as refused:
+                with connect(f"{url}/ws/echo", origin=origin, open_timeout=30, **extra):
+                    pass
+            assert refused.value.response.status_code == 403
 
 
 def test_a_foreign_origin_is_refused_and_the_proxys_own_are_let_through(stack):
@@ -307,3 +380,24 @@ def test_sigterm_stops_every_worker_and_every_client_gets_a_close_frame(nginx_av
             assert list(events) == []  # the stream ended with a complete body
         assert rtlab.wait(30) == 0
         wait_until(lambda: not any(pid_alive(p) for p in rtlab.pids), timeout=10, what="every worker gone")
+
+
+def test_every_sse_stream_of_rtlab_sends_x_accel_buffering_no(lab):
+    # Every route that answers text/event-stream, found in the app rather than listed by hand:
+    # the ticking streams (fastapi.sse) and the fan-out ones (EventStream) alike.
+    def routes(container):
+        for route in container.routes:
+            if hasattr(route, "original_router"):  # an included router (FastAPI 0.16x keeps them nested)
+                yield from routes(route.original_router)
+            else:
+                yield route
+
+    paths = sorted(r.path for r in routes(lab.app) if getattr(r, "path", "").startswith("/sse"))
+    assert {"/sse", "/sse/announcements", "/sse/notifications/{user_id}", "/sse/with-id"} <= set(paths)
+    with httpx.Client(base_url=lab.url, timeout=30) as client:
+        for path in paths:
+            url = path.replace("{user_id}", "ann").replace("{task_id}", "t1").replace("{service}", "api") \
+                .replace("{symbol}", "ACME")
+            with client.stream("GET", url, params={"interval": 0.01, "limit": 1}) as response:
+                assert response.headers["content-type"].startswith("text/event-stream"), path
+                assert response.headers.get("x-accel-buffering") == "no", path

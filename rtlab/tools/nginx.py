@@ -43,11 +43,12 @@ Example::
             proxy_http_version 1.1;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection "upgrade";
+            proxy_read_timeout @@READ_TIMEOUT@@;
         }
     }
     '''
     lab = serve()
-    with nginx.Nginx(SITE, tls=True, UPSTREAM=f"127.0.0.1:{lab.port}") as proxy:
+    with nginx.Nginx(SITE, tls=True, UPSTREAM=f"127.0.0.1:{lab.port}", READ_TIMEOUT="60s") as proxy:
         proxy.url, proxy.ws_url           # http://127.0.0.1:PORT, ws://...   (PORT)
         proxy.https_url, proxy.wss_url    # https://127.0.0.1:TLS_PORT, wss://...
         proxy.tls.ssl_context()           # an ssl.SSLContext trusting only the proxy's CA
@@ -161,7 +162,9 @@ class TLSFiles:
 
         Chromium cannot be given an extra CA on the command line; it can be told to accept a
         certificate whose SPKI hash is listed (the flag needs a ``--user-data-dir``, which
-        Playwright always passes). Every other certificate error still fails.
+        Playwright always passes). Every other certificate still fails, unlike Playwright's
+        ``ignore_https_errors=True``, which accepts any certificate at all: a test using it would
+        pass against the wrong server or a broken chain.
         """
         return [f"--ignore-certificate-errors-spki-list={self.spki_hash}"]
 
@@ -296,6 +299,8 @@ class Nginx:
         if self._tls_wanted is not False and self._tls_wanted is not None and self.tls is None:
             ca = None if self._tls_wanted is True else self._tls_wanted
             self.tls = make_tls(self.prefix / "tls", ca=ca)
+        elif self.tls is not None and not self.tls.cert_file.exists():  # a failed start removed the prefix
+            self.tls = make_tls(self.prefix / "tls", ca=self.tls.ca)  # the same CA, the same paths
         if self.tls is not None:
             self.values.setdefault("CERT", self.tls.cert_file)
             self.values.setdefault("KEY", self.tls.key_file)
@@ -306,7 +311,8 @@ class Nginx:
         return render(site, self.values)
 
     def _write(self, site: str) -> None:
-        (self.prefix / "temp").mkdir(exist_ok=True)  # nginx makes each *_temp_path in it, for its workers' user
+        # nginx makes each *_temp_path in it itself, owned by its workers' user
+        (self.prefix / "temp").mkdir(parents=True, exist_ok=True)
         (self.prefix / "nginx.conf").write_text(render(MAIN_CONF, {**self._main_values, "PREFIX": self.prefix}))
         (self.prefix / "site.conf").write_text(site)
         # As root, nginx's workers run as nobody: they must reach the temp paths (and the logs).
@@ -329,8 +335,13 @@ class Nginx:
     def start(self, timeout: float = 10.0) -> "Nginx":
         if self.running:
             return self
-        self._write(self._fill(self.site_template))
-        self.check()
+        try:
+            self._write(self._fill(self.site_template))
+            self.check()
+        except BaseException:  # a missing value or a config nginx refuses: no nginx, no directory left
+            if self._own_prefix:
+                shutil.rmtree(self.prefix, ignore_errors=True)
+            raise
         self._stderr = open(self.prefix / "stderr.log", "ab")
         self.proc = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL, stdout=self._stderr,
                                      stderr=self._stderr, preexec_fn=_die_with_parent)
@@ -377,9 +388,10 @@ class Nginx:
         """Load a new site template and/or new values into the running nginx (SIGHUP).
 
         The new config is checked with ``nginx -t`` first: a wrong one raises ``RuntimeError``
-        and the running config stays. Returns once a worker of the new config runs and every
-        listen port answers. Workers of the old config finish their open connections first:
-        a WebSocket open through them stays on the old config until it closes.
+        and the running config stays. Returns once a worker of the new config runs, no worker
+        of the old one takes new connections, and every listen port answers. Workers of the old
+        config finish their open connections first: a WebSocket open through them stays on the
+        old config until it closes (``worker_pids()`` lists them meanwhile).
         """
         if not self.running:
             raise RuntimeError("nginx is not running")
@@ -397,7 +409,9 @@ class Nginx:
         before = self.worker_pids()
         self.proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + timeout
-        while not (self.worker_pids() - before):
+        # Done when a worker of the new config runs and no worker of the old one still accepts
+        # (the master tells old workers to quit after starting new ones: until then, both accept).
+        while not (self.worker_pids() - before) or any(_accepting(pid) for pid in before):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"nginx did not reload: {self._last_words()}")
             time.sleep(0.01)
@@ -446,6 +460,16 @@ class Nginx:
 
     def __repr__(self) -> str:
         return f"<nginx {'running' if self.running else 'stopped'}>"
+
+
+def _accepting(pid: int) -> bool:
+    """Whether this nginx worker still takes new connections: alive and not "shutting down"."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z" and b"shutting down" not in title
 
 
 def _answers(port: int) -> bool:
