@@ -26,6 +26,9 @@ FACES: dict[str, list[str]] = {
     "rtlab.frames": ["frame", "frame_header", "handshake_request", "take_handshake"],
     "rtlab.bench": ["capacity", "common", "echo", "fanout", "scaleout", "sse"],
     "rtlab.bench.common": ["CpuFigure", "ServerProcess", "cpu_figure", "percentiles", "ratio", "table"],
+    "rtlab.tools": ["browser", "checks", "clients", "lab", "nginx", "redis"],
+    "rtlab.tools.nginx": ["NoNginx", "Nginx", "TLSFiles", "available", "install_hint", "make_tls", "placeholders",
+                          "render"],
     "rtlab.tools.browser": ["CHROMIUM_ARGS", "INSTALL_HINT", "WS_OUTCOME_JS", "NoBrowser", "chromium", "chromium_path",
                             "in_ci", "install_command", "install_hint", "system_chromium"],
     "rtlab.tools.checks": ["Grader", "NotYet", "Verdict", "check", "exercise", "expect", "expect_json",
@@ -87,8 +90,8 @@ def test_the_reader_finds_what_a_cell_imports():
         ("rtlab.app", "route_table"), ("rtlab.tools.redis", "")}
 
 
-@pytest.mark.parametrize("module", ["rtlab", "rtlab.tools.checks", "rtlab.tools.redis", "rtlab.tools.clients",
-                                    "rtlab.frames"])
+@pytest.mark.parametrize("module", ["rtlab", "rtlab.tools.checks", "rtlab.tools.redis", "rtlab.tools.nginx",
+                                    "rtlab.tools.clients", "rtlab.frames"])
 def test_the_tools_do_not_load_the_server(module):
     """``import rtlab.tools.checks`` (the first thing an exercise runs) loads no web framework."""
     code = (f"import sys, {module}\n"

@@ -1,6 +1,7 @@
 """The package's layers, held by a test over its import graph (read with ``ast``, nothing imported).
 
-From the top: the clients of the server (``rtlab.tools``, ``rtlab.bench``, ``python -m rtlab``), the
+From the top: the clients of the server (``rtlab.tools``, ``rtlab.bench``, ``python -m rtlab`` and its
+worker processes), the
 server thread (``rtlab.server``), the app factory (``rtlab.app``), the routes, the services that
 wire the core together, and the core (hub, channels, broker, history, sessions, wire formats,
 settings). A module may import its own layer and the layers below it, never one above. Within the
@@ -18,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent / "rtlab"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [  # top first
-    ("clients of the server", ("rtlab.tools", "rtlab.bench", "rtlab.__main__")),
+    ("clients of the server", ("rtlab.tools", "rtlab.bench", "rtlab.__main__", "rtlab.workers")),
     ("the server thread", ("rtlab.server",)),
     ("the app factory", ("rtlab.app",)),
     ("the routes", ("rtlab.routes",)),

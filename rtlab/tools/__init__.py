@@ -8,3 +8,5 @@
 * :mod:`rtlab.tools.checks` — the notebooks' exercise checks.
 * :mod:`rtlab.tools.lab` — what ``make lab`` runs: JupyterLab on notebook 00, one line with its URL.
 """
+
+__all__ = ["browser", "checks", "clients", "lab", "nginx", "redis"]  # submodules, imported on demand
