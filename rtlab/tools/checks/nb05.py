@@ -138,6 +138,8 @@ async def typing_for_the_others(nb):
         ws.got.clear()
     try:
         await chat.on_message("quiet", tia, "tia", {"type": "typing", "username": "sam"})
+    except NotImplementedError:
+        raise  # the stub, still there
     except RuntimeError as exc:
         raise NotYet(f"on_message raised {exc!r} when a member (lee) left the room during the typing event's "
                      "sends (a room's members can change while you await a send)") from None
