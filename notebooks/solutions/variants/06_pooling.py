@@ -305,6 +305,19 @@ class NewestWins(Pool):
             await mine.pop().close(code=1008, reason="Replaced by a newer connection")
         return True
 
+# %% wrong: newest-wins: the pool changed first and the lookup awaited last (a lookup that fails has already closed the oldest)
+class NewestWins(Pool):
+    """At the limit, the oldest connection of the user is closed (1008) and the new one admitted."""
+
+    async def add(self, user: str, ws: WebSocket) -> bool:
+        mine = self.connections.setdefault(user, [])
+        mine.append(ws)
+        oldest = mine.pop(0) if len(mine) > self.limit else None  # no await before the pool is right...
+        if oldest is not None:
+            await oldest.close(code=1008, reason="Replaced by a newer connection")
+        await self.lookup(user)  # ...so the lookup comes last
+        return True
+
 # %% valid: newest-wins: room made before the append (>= at the limit), the evicted closed in a loop afterwards
 class NewestWins(Pool):
     """At the limit, the oldest connection of the user is closed (1008) and the new one admitted."""

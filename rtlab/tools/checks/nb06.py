@@ -305,7 +305,8 @@ async def hold_the_line(nb):
 
 # -- exercise 2 -----------------------------------------------------------------------------
 @exercise("newest-wins", "newest wins", timeout=60,
-          hint="at the limit nobody is closed; one over, the oldest leaves the pool and is closed once, and the "
+          hint="at the limit nobody is closed; one over, the oldest leaves the pool and is closed once; a failed "
+               "lookup changes nothing; and the "
                "pool's state must be right before any await, or concurrent connects pick the same oldest "
                "(sections 'The fix: check and act in one step' and 'A per-user limit')")
 async def newest_wins(nb):
@@ -337,6 +338,26 @@ async def newest_wins(nb):
             expect(f"closes of {ws}, still in the pool", ws.closes, [])
         else:
             expect(f"closes of {ws}, no longer in the pool", ws.closes, [REPLACED])
+
+    # A connect whose lookup raises changes nothing: it is not admitted, and nobody is closed for it.
+    failures = ["database down"]
+
+    async def flaky(user):
+        await asyncio.sleep(0)
+        if failures:
+            raise ConnectionError(failures.pop())
+        return {"name": user}
+
+    pool = made_with_lookup(nb, nb.NewestWins, 2, quick)
+    old = [Stand("hal0"), Stand("hal1")]
+    for ws in old:
+        await within(5, pool.add("hal", ws), "add()")
+    pool.lookup = flaky
+    newcomer = Stand("hal2")
+    with suppress(ConnectionError):
+        await within(5, pool.add("hal", newcomer), "add() for hal, whose lookup raises")
+    expect("hal's connections in the pool after a connect whose lookup raised", pool.of("hal"), old)
+    expect("closes of hal's two connections after a connect whose lookup raised", [ws.closes for ws in old], [[], []])
 
     # Served: the oldest learns why, the newest is admitted.
     live = serve(nb.pool_app(made_with_lookup(nb, nb.NewestWins, 2, quick), title="check: newest wins"))
