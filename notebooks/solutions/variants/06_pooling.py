@@ -206,7 +206,7 @@ class NewestWins(Pool):
             await old.close(code=1008, reason="Replaced by a newer connection")
         return True
 
-# %% wrong: hold-the-line: forgets the user's lock after each add (a connect that comes later makes a new lock while others still wait on the old one)
+# %% wrong: hold-the-line: forgets the user's lock after each add (a later connect makes a new one while others wait)
 class LockedPool(NaivePool):
     """NaivePool, with the check, the lookup and the add under a lock per user."""
 
@@ -279,7 +279,7 @@ class LockedPool(NaivePool):
             self.connections.setdefault(user, []).append(ws)
         return True
 
-# %% wrong: newest-wins: copies the user's list before the lookup and stores the copy after it (concurrent connects overwrite each other)
+# %% wrong: newest-wins: copies the list before the lookup, stores it after (concurrent connects overwrite it)
 class NewestWins(Pool):
     """At the limit, the oldest connection of the user is closed (1008) and the new one admitted."""
 
@@ -305,7 +305,7 @@ class NewestWins(Pool):
             await mine.pop().close(code=1008, reason="Replaced by a newer connection")
         return True
 
-# %% wrong: newest-wins: the pool changed first and the lookup awaited last (a lookup that fails has already closed the oldest)
+# %% wrong: newest-wins: the pool changed first, the lookup last (a failed lookup has closed the oldest already)
 class NewestWins(Pool):
     """At the limit, the oldest connection of the user is closed (1008) and the new one admitted."""
 
