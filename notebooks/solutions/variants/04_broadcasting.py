@@ -504,7 +504,7 @@ def make_others_app() -> FastAPI:
 
     return app
 
-# %% valid: others: the sender's outbox taken out while OutboxManager's own broadcast runs (it never awaits), then put back
+# %% valid: others: the sender's outbox set aside while OutboxManager's broadcast runs (it never awaits)
 class AsideOthers(OutboxManager):
     async def broadcast(self, message: str, exclude: WebSocket | None = None):
         aside = self.outboxes.pop(exclude, None)

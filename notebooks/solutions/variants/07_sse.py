@@ -342,7 +342,7 @@ def make_replay_app() -> FastAPI:
 
     return app
 
-# %% wrong: replay: one queue for the whole app, with a count of subscribers (two subscribers share the events between them)
+# %% wrong: replay: one queue for the whole app and a count of subscribers (two subscribers share the events)
 from collections import deque
 
 

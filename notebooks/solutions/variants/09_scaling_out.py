@@ -218,7 +218,7 @@ class CountedRooms(RedisRooms):
         (value,) = await self.redis.hmget("members", [room])
         return 0 if value is None else int(value)
 
-# %% wrong: not-to-self: no server id: every server skips the socket whose id() is the sender's (ids are unique in one process only)
+# %% wrong: not-to-self: no server id: every server skips the socket with the sender's id() (unique per process only)
 class NotToSelf(RedisRooms):
     """RedisRooms whose messages reach everyone in the room except their sender, on every server."""
 
@@ -259,7 +259,7 @@ class NotToSelf(RedisRooms):
                     skip = next((ws for ws in self.rooms.get(room, ()) if id(ws) == envelope["sender"]), None)
                 await self.deliver(room, envelope["message"], skip=skip)
 
-# %% wrong: not-to-self: next() with no default finds the sender (a sender that left before its message came back stops the listener)
+# %% wrong: not-to-self: next() with no default finds the sender (a sender already gone stops the listener)
 class NotToSelf(RedisRooms):
     """RedisRooms whose messages reach everyone in the room except their sender, on every server."""
 
@@ -280,7 +280,7 @@ class NotToSelf(RedisRooms):
                     skip = next(ws for ws in self.rooms[room] if id(ws) == envelope["sender"])
                 await self.deliver(room, envelope["message"], skip=skip)
 
-# %% valid: not-to-self: each message gets an id; the sender is kept by this server under it, and popped when it comes back
+# %% valid: not-to-self: each message gets a key; this server keeps its sender under it, popped when it comes back
 class NotToSelf(RedisRooms):
     """RedisRooms whose messages reach everyone in the room except their sender, on every server."""
 
