@@ -196,6 +196,9 @@ def test_solutions_pass_and_wrong_variants_do_not(nb_path):
             if not shown or any(v != "passed" for _, v in shown):
                 failed.append((ident, "solution", shown))
             exercise_index = next(i for i, x in tagged.items() if x == ident)
+            # nbclient stores each executed cell back into nb.cells at its index: keep the solution's cells, so
+            # that "the solution again" below runs the solution, not the last variant
+            kept = {i: nb.cells[i] for i in (exercise_index, *checks)}
             for kind, label, source in by_exercise.get(ident, []):
                 trial = nbformat.v4.new_code_cell(source)
                 _run(client, trial, exercise_index)
@@ -209,6 +212,8 @@ def test_solutions_pass_and_wrong_variants_do_not(nb_path):
                 elif kind == "valid" and not ok:
                     refused.append(f"{ident}: {label}: {got}")
             if by_exercise.get(ident):  # the solution again, as the rest of the notebook expects it
+                for i, kept_cell in kept.items():
+                    nb.cells[i] = kept_cell
                 _run(client, nb.cells[exercise_index], exercise_index)
                 for j in checks:
                     _run(client, nb.cells[j], j)

@@ -339,3 +339,177 @@ def make_guarded_app(allowed: set[str]) -> FastAPI:
         await websocket.send_text("welcome")
 
     return guarded_app
+
+# %% wrong: api-key: a copy of API_KEYS taken when the app is made (a key revoked while it runs still works)
+API_KEYS = {"k-ada-0001": "ada", "k-bob-0002": "bob"}
+
+
+def make_keyed_app() -> FastAPI:
+    keyed_app = FastAPI(title="keyed")
+    known = dict(API_KEYS)  # looked up once, at startup
+
+    async def key_owner(websocket: WebSocket, x_api_key: str | None = Header(None)) -> str:
+        if x_api_key in known:
+            return known[x_api_key]
+        await websocket.accept()
+        reason = "missing API key" if x_api_key is None else "unknown API key"
+        raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=reason)
+
+    @keyed_app.websocket("/ws/keyed")
+    async def keyed(websocket: WebSocket, user: str = Depends(key_owner)):
+        await websocket.accept()
+        await websocket.send_json({"type": "welcome", "user": user})
+
+    return keyed_app
+
+# %% wrong: api-key: closes with the reason but no return after it, so the endpoint goes on and raises
+API_KEYS = {"k-ada-0001": "ada", "k-bob-0002": "bob"}
+
+
+def make_keyed_app() -> FastAPI:
+    keyed_app = FastAPI(title="keyed")
+
+    @keyed_app.websocket("/ws/keyed")
+    async def keyed(websocket: WebSocket, x_api_key: str | None = Header(None)):
+        await websocket.accept()
+        if x_api_key is None:
+            await websocket.close(code=1008, reason="missing API key")
+        if x_api_key not in API_KEYS:
+            await websocket.close(code=1008, reason="unknown API key")
+        await websocket.send_json({"type": "welcome", "user": API_KEYS[x_api_key]})
+
+    return keyed_app
+
+# %% wrong: api-key: checks the unknown key first, so a missing key (None) is "unknown" too
+API_KEYS = {"k-ada-0001": "ada", "k-bob-0002": "bob"}
+
+
+def make_keyed_app() -> FastAPI:
+    keyed_app = FastAPI(title="keyed")
+
+    async def key_owner(websocket: WebSocket, x_api_key: str | None = Header(None)) -> str:
+        if x_api_key not in API_KEYS:
+            await websocket.accept()
+            raise WebSocketException(code=1008, reason="unknown API key")
+        if x_api_key is None:
+            await websocket.accept()
+            raise WebSocketException(code=1008, reason="missing API key")
+        return API_KEYS[x_api_key]
+
+    @keyed_app.websocket("/ws/keyed")
+    async def keyed(websocket: WebSocket, user: str = Depends(key_owner)):
+        await websocket.accept()
+        await websocket.send_json({"type": "welcome", "user": user})
+
+    return keyed_app
+
+# %% valid: api-key: a callable class as the dependency, API_KEYS read through .get at each connect
+API_KEYS = {"k-ada-0001": "ada", "k-bob-0002": "bob"}
+
+
+class KeyGate:
+    def __init__(self, keys: dict[str, str]) -> None:
+        self.keys = keys
+
+    async def __call__(self, websocket: WebSocket, x_api_key: str | None = Header(None)) -> str:
+        user = self.keys.get(x_api_key) if x_api_key is not None else None
+        if user is not None:
+            return user
+        await websocket.accept()
+        why = "missing" if x_api_key is None else "unknown"
+        raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=f"{why} API key")
+
+
+def make_keyed_app() -> FastAPI:
+    keyed_app = FastAPI(title="keyed")
+
+    @keyed_app.websocket("/ws/keyed")
+    async def keyed(websocket: WebSocket, user: str = Depends(KeyGate(API_KEYS))):
+        await websocket.accept()
+        await websocket.send_text('{"user":"%s","type":"welcome"}' % user)
+
+    return keyed_app
+
+# %% wrong: origin-gate: re.fullmatch against each allowed origin, its dots unescaped (a dot matches any character)
+import re
+
+
+def make_guarded_app(allowed: set[str]) -> FastAPI:
+    guarded_app = FastAPI(title="guarded")
+
+    def origin_allowed(origin: str | None = Header(None)) -> None:
+        if origin is not None and not any(re.fullmatch(a, origin) for a in allowed):
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION)
+
+    @guarded_app.websocket("/ws/guarded", dependencies=[Depends(origin_allowed)])
+    async def guarded(websocket: WebSocket):
+        await websocket.accept()
+        await websocket.send_text("welcome")
+
+    return guarded_app
+
+# %% wrong: origin-gate: normalises with urlsplit (scheme, hostname, port), so a path or a user part passes
+from urllib.parse import urlsplit
+
+
+def make_guarded_app(allowed: set[str]) -> FastAPI:
+    guarded_app = FastAPI(title="guarded")
+
+    def key(url: str):
+        parts = urlsplit(url)
+        return parts.scheme, parts.hostname, parts.port
+
+    allowed_keys = {key(a) for a in allowed}
+
+    def origin_allowed(origin: str | None = Header(None)) -> None:
+        if origin is not None and key(origin) not in allowed_keys:
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION)
+
+    @guarded_app.websocket("/ws/guarded", dependencies=[Depends(origin_allowed)])
+    async def guarded(websocket: WebSocket):
+        await websocket.accept()
+        await websocket.send_text("welcome")
+
+    return guarded_app
+
+# %% wrong: origin-gate: the origin searched in one string of the allowed ones (a piece of one passes)
+def make_guarded_app(allowed: set[str]) -> FastAPI:
+    guarded_app = FastAPI(title="guarded")
+    allowed_text = " ".join(sorted(allowed))
+
+    def origin_allowed(origin: str | None = Header(None)) -> None:
+        if origin is not None and origin not in allowed_text:
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION)
+
+    @guarded_app.websocket("/ws/guarded", dependencies=[Depends(origin_allowed)])
+    async def guarded(websocket: WebSocket):
+        await websocket.accept()
+        await websocket.send_text("welcome")
+
+    return guarded_app
+
+# %% valid: origin-gate: a pure ASGI middleware class that refuses the handshake with websocket.close
+class OriginGate:
+    def __init__(self, app, allowed: set[str]) -> None:
+        self.app, self.allowed = app, frozenset(allowed)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":
+            origin = dict(scope["headers"]).get(b"origin")
+            if origin is not None and origin.decode("latin-1") not in self.allowed:
+                await receive()  # the websocket.connect event
+                await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
+                return
+        await self.app(scope, receive, send)
+
+
+def make_guarded_app(allowed: set[str]) -> FastAPI:
+    guarded_app = FastAPI(title="guarded")
+    guarded_app.add_middleware(OriginGate, allowed=allowed)
+
+    @guarded_app.websocket("/ws/guarded")
+    async def guarded(websocket: WebSocket):
+        await websocket.accept()
+        await websocket.send_text("welcome")
+
+    return guarded_app

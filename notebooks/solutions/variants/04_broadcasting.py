@@ -427,3 +427,115 @@ def make_others_app() -> FastAPI:
             await manager.announce("leave", username)
 
     return app
+
+# %% wrong: others: leaves out the connections with the sender's username (two "anonymous" users never hear each other)
+class NamedOthers(OutboxManager):
+    def __init__(self, limit: int = 100):
+        super().__init__(limit)
+        self.names: dict[WebSocket, str] = {}
+
+    async def broadcast(self, message: str, exclude: WebSocket | None = None):
+        skip = self.names.get(exclude)
+        for websocket, outbox in list(self.outboxes.items()):
+            if skip is not None and self.names.get(websocket) == skip:
+                continue
+            try:
+                outbox.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                self.drop(websocket)
+
+
+def make_others_app() -> FastAPI:
+    # An app with /ws/others?username=U, as described above, on an OutboxManager that can exclude.
+    manager = NamedOthers()
+    app = FastAPI(title="others")
+
+    def notice(kind: str, username: str) -> str:
+        return json.dumps({"type": kind, "username": username, "count": len(manager.outboxes)})
+
+    @app.websocket("/ws/others")
+    async def others(websocket: WebSocket, username: str = "anonymous"):
+        await manager.connect(websocket)
+        manager.names[websocket] = username
+        await manager.broadcast(notice("join", username), exclude=websocket)
+        try:
+            while True:
+                data = await websocket.receive_json()
+                text = json.dumps({"type": "message", "username": username, "message": data["message"]})
+                await manager.broadcast(text, exclude=websocket)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            manager.disconnect(websocket)
+            await manager.broadcast(notice("leave", username))
+
+    return app
+
+# %% wrong: others: awaits queue.put() (a full outbox makes the sender wait for the client that stopped reading)
+class WaitingOthers(OutboxManager):
+    async def broadcast(self, message: str, exclude: WebSocket | None = None):
+        for websocket, outbox in list(self.outboxes.items()):
+            if websocket is not exclude:
+                await outbox.queue.put(message)
+
+
+def make_others_app() -> FastAPI:
+    # An app with /ws/others?username=U, as described above, on an OutboxManager that can exclude.
+    manager = WaitingOthers()
+    app = FastAPI(title="others")
+
+    def notice(kind: str, username: str) -> str:
+        return json.dumps({"type": kind, "username": username, "count": len(manager.outboxes)})
+
+    @app.websocket("/ws/others")
+    async def others(websocket: WebSocket, username: str = "anonymous"):
+        await manager.connect(websocket)
+        await manager.broadcast(notice("join", username), exclude=websocket)
+        try:
+            while True:
+                data = await websocket.receive_json()
+                text = json.dumps({"type": "message", "username": username, "message": data["message"]})
+                await manager.broadcast(text, exclude=websocket)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            manager.disconnect(websocket)
+            await manager.broadcast(notice("leave", username))
+
+    return app
+
+# %% valid: others: the sender's outbox set aside while OutboxManager's broadcast runs (it never awaits)
+class AsideOthers(OutboxManager):
+    async def broadcast(self, message: str, exclude: WebSocket | None = None):
+        aside = self.outboxes.pop(exclude, None)
+        try:
+            await super().broadcast(message)
+        finally:
+            if aside is not None:
+                self.outboxes[exclude] = aside
+
+
+def make_others_app() -> FastAPI:
+    # An app with /ws/others?username=U, as described above, on an OutboxManager that can exclude.
+    manager = AsideOthers()
+    app = FastAPI(title="others")
+
+    def notice(kind: str, username: str) -> str:
+        return json.dumps({"type": kind, "username": username, "count": len(manager.outboxes)})
+
+    @app.websocket("/ws/others")
+    async def others(websocket: WebSocket, username: str = "anonymous"):
+        await manager.connect(websocket)
+        await manager.broadcast(notice("join", username), exclude=websocket)
+        try:
+            while True:
+                data = await websocket.receive_json()
+                text = json.dumps({"type": "message", "username": username, "message": data["message"]})
+                await manager.broadcast(text, exclude=websocket)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            manager.disconnect(websocket)
+            await manager.broadcast(notice("leave", username))
+
+    return app

@@ -143,3 +143,45 @@ class TypingChat(Chat):
         for member in list(self.rooms.get(room, ())):
             if member is not ws:
                 await member.send_json({"type": "typing", "username": username})
+
+# %% wrong: typing-for-the-others: the client's message spread under the username, so a client can type as someone else
+class TypingChat(Chat):
+    async def on_message(self, room, ws, username, data):
+        """{"type": "typing"} from U: {"type": "typing", "username": U} to the others; the rest as Chat does."""
+        if data.get("type") == "typing":
+            await self.broadcast(room, {"username": username, **data}, exclude=ws)
+        else:
+            await super().on_message(room, ws, username, data)
+
+# %% wrong: typing-for-the-others: loops over the live set of members (one who leaves during a send breaks the loop)
+class TypingChat(Chat):
+    async def on_message(self, room, ws, username, data):
+        """{"type": "typing"} from U: {"type": "typing", "username": U} to the others; the rest as Chat does."""
+        if data.get("type") != "typing":
+            await super().on_message(room, ws, username, data)
+            return
+        for member in self.rooms[room]:
+            if member is not ws:
+                await member.send_json({"type": "typing", "username": username})
+
+# %% wrong: typing-for-the-others: excludes by the user's name, which broadcast compares with each connection
+class TypingChat(Chat):
+    async def on_message(self, room, ws, username, data):
+        """{"type": "typing"} from U: {"type": "typing", "username": U} to the others; the rest as Chat does."""
+        if data.get("type") == "typing":
+            await self.broadcast(room, {"type": "typing", "username": username}, exclude=username)
+        else:
+            await super().on_message(room, ws, username, data)
+
+# %% valid: typing-for-the-others: a match statement, the others sent to at once with gather over a snapshot
+import asyncio
+
+
+class TypingChat(Chat):
+    async def on_message(self, room, ws, username, data):
+        match data:
+            case {"type": "typing"}:
+                others = [m for m in self.rooms.get(room, set()) if m is not ws]
+                await asyncio.gather(*(m.send_json({"type": "typing", "username": username}) for m in others))
+            case _:
+                await super().on_message(room, ws, username, data)

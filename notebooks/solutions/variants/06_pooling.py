@@ -205,3 +205,130 @@ class NewestWins(Pool):
         for old in replaced:
             await old.close(code=1008, reason="Replaced by a newer connection")
         return True
+
+# %% wrong: hold-the-line: forgets the user's lock after each add (a later connect makes a new one while others wait)
+class LockedPool(NaivePool):
+    """NaivePool, with the check, the lookup and the add under a lock per user."""
+
+    def __init__(self, limit: int = 3, lookup=load_profile):
+        super().__init__(limit, lookup)
+        self.locks: dict[str, asyncio.Lock] = {}  # user → that user's lock
+
+    async def add(self, user: str, ws: WebSocket) -> bool:
+        lock = self.locks.setdefault(user, asyncio.Lock())
+        try:
+            async with lock:
+                if len(self.of(user)) >= self.limit:
+                    return False
+                await self.lookup(user)
+                self.connections.setdefault(user, []).append(ws)
+                return True
+        finally:
+            self.locks.pop(user, None)  # don't keep a lock for every user ever seen
+
+# %% wrong: hold-the-line: a Semaphore(limit) per user, as if it counted the connections
+class LockedPool(NaivePool):
+    """NaivePool, with the check, the lookup and the add under a lock per user."""
+
+    def __init__(self, limit: int = 3, lookup=load_profile):
+        super().__init__(limit, lookup)
+        self.locks: dict[str, asyncio.Semaphore] = {}
+
+    async def add(self, user: str, ws: WebSocket) -> bool:
+        async with self.locks.setdefault(user, asyncio.Semaphore(self.limit)):
+            if len(self.of(user)) >= self.limit:
+                return False
+            await self.lookup(user)
+            self.connections.setdefault(user, []).append(ws)
+            return True
+
+# %% wrong: hold-the-line: a lock per connection (keyed by user and socket), so nothing is ever shared
+class LockedPool(NaivePool):
+    """NaivePool, with the check, the lookup and the add under a lock per user."""
+
+    def __init__(self, limit: int = 3, lookup=load_profile):
+        super().__init__(limit, lookup)
+        self.locks: dict = {}
+
+    async def add(self, user: str, ws: WebSocket) -> bool:
+        async with self.locks.setdefault((user, id(ws)), asyncio.Lock()):
+            if len(self.of(user)) >= self.limit:
+                return False
+            await self.lookup(user)
+            self.connections.setdefault(user, []).append(ws)
+            return True
+
+# %% valid: hold-the-line: self.locks a defaultdict, and the check made again after the lookup (double-checked)
+from collections import defaultdict
+
+
+class LockedPool(NaivePool):
+    """NaivePool, with the check, the lookup and the add under a lock per user."""
+
+    def __init__(self, limit: int = 3, lookup=load_profile):
+        super().__init__(limit, lookup)
+        self.locks = defaultdict(asyncio.Lock)
+
+    async def add(self, user: str, ws: WebSocket) -> bool:
+        if len(self.of(user)) >= self.limit:  # a quick no, without waiting for the lock
+            return False
+        async with self.locks[user]:
+            if len(self.of(user)) >= self.limit:
+                return False
+            await self.lookup(user)
+            self.connections.setdefault(user, []).append(ws)
+        return True
+
+# %% wrong: newest-wins: copies the list before the lookup, stores it after (concurrent connects overwrite it)
+class NewestWins(Pool):
+    """At the limit, the oldest connection of the user is closed (1008) and the new one admitted."""
+
+    async def add(self, user: str, ws: WebSocket) -> bool:
+        mine = self.of(user)
+        await self.lookup(user)
+        mine.append(ws)
+        oldest = mine.pop(0) if len(mine) > self.limit else None
+        self.connections[user] = mine
+        if oldest is not None:
+            await oldest.close(code=1008, reason="Replaced by a newer connection")
+        return True
+
+# %% wrong: newest-wins: pop() takes the last of the list, which is the connection just added
+class NewestWins(Pool):
+    """At the limit, the oldest connection of the user is closed (1008) and the new one admitted."""
+
+    async def add(self, user: str, ws: WebSocket) -> bool:
+        await self.lookup(user)
+        mine = self.connections.setdefault(user, [])
+        mine.append(ws)
+        if len(mine) > self.limit:
+            await mine.pop().close(code=1008, reason="Replaced by a newer connection")
+        return True
+
+# %% wrong: newest-wins: the pool changed first, the lookup last (a failed lookup has closed the oldest already)
+class NewestWins(Pool):
+    """At the limit, the oldest connection of the user is closed (1008) and the new one admitted."""
+
+    async def add(self, user: str, ws: WebSocket) -> bool:
+        mine = self.connections.setdefault(user, [])
+        mine.append(ws)
+        oldest = mine.pop(0) if len(mine) > self.limit else None  # no await before the pool is right...
+        if oldest is not None:
+            await oldest.close(code=1008, reason="Replaced by a newer connection")
+        await self.lookup(user)  # ...so the lookup comes last
+        return True
+
+# %% valid: newest-wins: room made before the append (>= at the limit), the evicted closed in a loop afterwards
+class NewestWins(Pool):
+    """At the limit, the oldest connection of the user is closed (1008) and the new one admitted."""
+
+    async def add(self, user: str, ws: WebSocket) -> bool:
+        await self.lookup(user)
+        mine = self.connections.setdefault(user, [])
+        evicted = []
+        while len(mine) >= self.limit:
+            evicted.append(mine.pop(0))
+        mine.append(ws)
+        for old in evicted:
+            await old.close(code=1008, reason="Replaced by a newer connection")
+        return True

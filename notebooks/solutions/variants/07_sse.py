@@ -341,3 +341,161 @@ def make_replay_app() -> FastAPI:
             board.queues.remove(q)
 
     return app
+
+# %% wrong: replay: one queue for the whole app and a count of subscribers (two subscribers share the events)
+from collections import deque
+
+
+def make_replay_app() -> FastAPI:
+    """A FastAPI app with POST /announce and GET /announcements as described above."""
+    replay_app = FastAPI(title="replay")
+    log = deque(maxlen=50)
+    feed: asyncio.Queue = asyncio.Queue()
+    listeners = 0
+    last_id = 0
+
+    @replay_app.post("/announce")
+    async def announce(message: str):
+        nonlocal last_id
+        last_id += 1
+        log.append((last_id, message))
+        if listeners:
+            feed.put_nowait((last_id, message))
+        return {"id": last_id, "delivered": listeners}
+
+    @replay_app.get("/announcements", response_class=EventSourceResponse)
+    async def announcements(limit: int = 10, last_event_id: int | None = Header(None, ge=0)):
+        nonlocal listeners
+        listeners += 1
+        try:
+            seen = last_id if last_event_id is None else last_event_id
+            sent = 0
+            for event_id, message in [(i, m) for i, m in log if i > seen]:
+                if sent == limit:
+                    return
+                yield ServerSentEvent(id=str(event_id), raw_data=message)
+                seen, sent = event_id, sent + 1
+            while sent < limit:
+                event_id, message = await feed.get()
+                if event_id > seen:
+                    yield ServerSentEvent(id=str(event_id), raw_data=message)
+                    seen, sent = event_id, sent + 1
+        finally:
+            listeners -= 1
+
+    return replay_app
+
+# %% wrong: replay: a plain list that keeps every announcement ever posted (no limit of 50)
+def make_replay_app() -> FastAPI:
+    """A FastAPI app with POST /announce and GET /announcements as described above."""
+    replay_app = FastAPI(title="replay")
+    log: list[tuple[int, str]] = []
+    queues: set[asyncio.Queue] = set()
+
+    @replay_app.post("/announce")
+    async def announce(message: str):
+        event = (len(log) + 1, message)
+        log.append(event)
+        for queue in queues:
+            queue.put_nowait(event)
+        return {"id": event[0], "delivered": len(queues)}
+
+    @replay_app.get("/announcements", response_class=EventSourceResponse)
+    async def announcements(limit: int = 10, last_event_id: int | None = Header(None, ge=0)):
+        queue = asyncio.Queue()
+        queues.add(queue)
+        try:
+            seen = len(log) if last_event_id is None else last_event_id
+            sent = 0
+            for event_id, message in log[seen:]:  # ids are positions + 1: a slice does the filter
+                if sent == limit:
+                    return
+                yield ServerSentEvent(id=str(event_id), raw_data=message)
+                seen, sent = event_id, sent + 1
+            while sent < limit:
+                event_id, message = await queue.get()
+                if event_id > seen:
+                    yield ServerSentEvent(id=str(event_id), raw_data=message)
+                    seen, sent = event_id, sent + 1
+        finally:
+            queues.discard(queue)
+
+    return replay_app
+
+# %% wrong: replay: walks the live deque by index (a POST mid-replay shifts a full deque: one is skipped)
+from collections import deque
+
+
+def make_replay_app() -> FastAPI:
+    """A FastAPI app with POST /announce and GET /announcements as described above."""
+    replay_app = FastAPI(title="replay")
+    log = deque(maxlen=50)
+    queues: set[asyncio.Queue] = set()
+    last_id = 0
+
+    @replay_app.post("/announce")
+    async def announce(message: str):
+        nonlocal last_id
+        last_id += 1
+        log.append((last_id, message))
+        for queue in queues:
+            queue.put_nowait((last_id, message))
+        return {"id": last_id, "delivered": len(queues)}
+
+    @replay_app.get("/announcements", response_class=EventSourceResponse)
+    async def announcements(limit: int = 10, last_event_id: int | None = Header(None, ge=0)):
+        queue = asyncio.Queue()
+        queues.add(queue)
+        try:
+            seen = last_id if last_event_id is None else last_event_id
+            sent, k = 0, 0
+            while k < len(log) and sent < limit:  # indexes, not an iterator: no "mutated during iteration"
+                event_id, message = log[k]
+                k += 1
+                if event_id > seen:
+                    yield ServerSentEvent(id=str(event_id), raw_data=message)
+                    seen, sent = event_id, sent + 1
+            while sent < limit:
+                event_id, message = await queue.get()
+                if event_id > seen:
+                    yield ServerSentEvent(id=str(event_id), raw_data=message)
+                    seen, sent = event_id, sent + 1
+        finally:
+            queues.discard(queue)
+
+    return replay_app
+
+# %% valid: replay: the subscriber's queue primed with the replay itself, so one loop sends both
+from collections import deque
+
+
+def make_replay_app() -> FastAPI:
+    """A FastAPI app with POST /announce and GET /announcements as described above."""
+    replay_app = FastAPI(title="replay")
+    state = {"log": deque(maxlen=50), "queues": [], "next": 1}
+
+    @replay_app.post("/announce")
+    async def announce(message: str):
+        event = (state["next"], message)
+        state["next"] += 1
+        state["log"].append(event)
+        for queue in state["queues"]:
+            queue.put_nowait(event)
+        return {"id": event[0], "delivered": len(state["queues"])}
+
+    @replay_app.get("/announcements", response_class=EventSourceResponse)
+    async def announcements(limit: int = 10, last_event_id: int | None = Header(None, ge=0)):
+        queue: asyncio.Queue = asyncio.Queue()
+        if last_event_id is not None:
+            for event in tuple(state["log"]):
+                if event[0] > last_event_id:
+                    queue.put_nowait(event)  # replayed events first in the queue, live ones after them
+        state["queues"].append(queue)  # no await since the copy: nothing can slip in between
+        try:
+            for _ in range(limit):
+                event_id, message = await queue.get()
+                yield ServerSentEvent(id=str(event_id), raw_data=message)
+        finally:
+            state["queues"].remove(queue)
+
+    return replay_app

@@ -217,3 +217,143 @@ class CountedRooms(RedisRooms):
     async def count(self, room: str) -> int:
         (value,) = await self.redis.hmget("members", [room])
         return 0 if value is None else int(value)
+
+# %% wrong: not-to-self: no server id: every server skips the socket with the sender's id() (unique per process only)
+class NotToSelf(RedisRooms):
+    """RedisRooms whose messages reach everyone in the room except their sender, on every server."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.server_id = uuid.uuid4().hex  # made, but an id() is unique enough... in one kernel
+
+    async def broadcast(self, room: str, message: dict, sender: WebSocket):
+        await self.redis.publish(CHANNEL, json.dumps({"room": room, "message": message, "sender": id(sender)}))
+
+    async def listen(self):
+        async for event in self.pubsub.listen():
+            if event["type"] == "message":
+                envelope = json.loads(event["data"])
+                room = envelope["room"]
+                skip = next((ws for ws in self.rooms.get(room, ()) if id(ws) == envelope["sender"]), None)
+                await self.deliver(room, envelope["message"], skip=skip)
+
+# %% wrong: not-to-self: the server id as a class attribute (every server of the kernel gets the same one)
+class NotToSelf(RedisRooms):
+    """RedisRooms whose messages reach everyone in the room except their sender, on every server."""
+
+    server_id = uuid.uuid4().hex
+
+    def __init__(self, url: str):
+        super().__init__(url)
+
+    async def broadcast(self, room: str, message: dict, sender: WebSocket):
+        envelope = {"room": room, "message": message, "server": self.server_id, "sender": id(sender)}
+        await self.redis.publish(CHANNEL, json.dumps(envelope))
+
+    async def listen(self):
+        async for event in self.pubsub.listen():
+            if event["type"] == "message":
+                envelope = json.loads(event["data"])
+                room, skip = envelope["room"], None
+                if envelope["server"] == self.server_id:
+                    skip = next((ws for ws in self.rooms.get(room, ()) if id(ws) == envelope["sender"]), None)
+                await self.deliver(room, envelope["message"], skip=skip)
+
+# %% wrong: not-to-self: next() with no default finds the sender (a sender already gone stops the listener)
+class NotToSelf(RedisRooms):
+    """RedisRooms whose messages reach everyone in the room except their sender, on every server."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.server_id = uuid.uuid4().hex
+
+    async def broadcast(self, room: str, message: dict, sender: WebSocket):
+        envelope = {"room": room, "message": message, "server": self.server_id, "sender": id(sender)}
+        await self.redis.publish(CHANNEL, json.dumps(envelope))
+
+    async def listen(self):
+        async for event in self.pubsub.listen():
+            if event["type"] == "message":
+                envelope = json.loads(event["data"])
+                room, skip = envelope["room"], None
+                if envelope["server"] == self.server_id:
+                    skip = next(ws for ws in self.rooms[room] if id(ws) == envelope["sender"])
+                await self.deliver(room, envelope["message"], skip=skip)
+
+# %% valid: not-to-self: each message gets a key; this server keeps its sender under it, popped when it comes back
+class NotToSelf(RedisRooms):
+    """RedisRooms whose messages reach everyone in the room except their sender, on every server."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.server_id = uuid.uuid4().hex
+        self.outgoing: dict[str, WebSocket] = {}  # message id → the socket that sent it (ours only)
+
+    async def broadcast(self, room: str, message: dict, sender: WebSocket):
+        key = uuid.uuid4().hex
+        self.outgoing[key] = sender
+        await self.redis.publish(CHANNEL, json.dumps({"room": room, "message": message, "key": key}))
+
+    async def listen(self):
+        async for event in self.pubsub.listen():
+            if event["type"] != "message":
+                continue
+            envelope = json.loads(event["data"])
+            await self.deliver(envelope["room"], envelope["message"], skip=self.outgoing.pop(envelope["key"], None))
+
+# %% wrong: count-across: reads the count, adds one, writes it back (two joins at once both write the same number)
+class CountedRooms(RedisRooms):
+    """RedisRooms whose member count is kept in Redis, the same from every server."""
+
+    async def join(self, room: str, ws: WebSocket):
+        await super().join(room, ws)
+        n = int(await self.redis.hget("members", room) or 0)
+        await self.redis.hset("members", room, n + 1)
+
+    async def leave(self, room: str, ws: WebSocket):
+        await super().leave(room, ws)
+        n = int(await self.redis.hget("members", room) or 0)
+        await self.redis.hset("members", room, n - 1)
+
+    async def count(self, room: str) -> int:
+        return int(await self.redis.hget("members", room) or 0)
+
+# %% wrong: count-across: a WATCH-less MULTI around the read and the write (the read is still outside the transaction)
+class CountedRooms(RedisRooms):
+    """RedisRooms whose member count is kept in Redis, the same from every server."""
+
+    async def change(self, room: str, by: int) -> None:
+        n = int(await self.redis.hget("members", room) or 0)
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.hset("members", room, n + by)
+            await tx.execute()
+
+    async def join(self, room: str, ws: WebSocket):
+        await super().join(room, ws)
+        await self.change(room, 1)
+
+    async def leave(self, room: str, ws: WebSocket):
+        await super().leave(room, ws)
+        await self.change(room, -1)
+
+    async def count(self, room: str) -> int:
+        return int(await self.redis.hget("members", room) or 0)
+
+# %% valid: count-across: the local change and HINCRBY in one helper, raw commands through execute_command
+class CountedRooms(RedisRooms):
+    """RedisRooms whose member count is kept in Redis, the same from every server."""
+
+    async def _counted(self, room: str, by: int) -> None:
+        await self.redis.execute_command("HINCRBY", "members", room, by)
+
+    async def join(self, room: str, ws: WebSocket):
+        await super().join(room, ws)
+        await self._counted(room, +1)
+
+    async def leave(self, room: str, ws: WebSocket):
+        await super().leave(room, ws)
+        await self._counted(room, -1)
+
+    async def count(self, room: str) -> int:
+        value = await self.redis.execute_command("HGET", "members", room)
+        return 0 if value is None else int(value)

@@ -481,3 +481,265 @@ def make_limited_app(rate: float, burst: int) -> FastAPI:
             await websocket.send_text(json.dumps(reply, separators=(",", ":")))
 
     return app
+
+# %% wrong: rate-limit: one bucket per client address (two connections from one machine share it)
+import time
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` of them saved up; full to start with."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.stamp = float(burst), now
+
+    def allow(self, now: float) -> bool:
+        """Take a token and answer True, or answer False when there is none."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def make_limited_app(rate: float, burst: int) -> FastAPI:
+    """An app whose /ws acknowledges messages as long as the connection's bucket allows."""
+    app = FastAPI(title="limited")
+    buckets: dict[str, TokenBucket] = {}  # one per client
+
+    @app.websocket("/ws")
+    async def limited(websocket: WebSocket):
+        await websocket.accept()
+        host = websocket.client.host
+        bucket = buckets.setdefault(host, TokenBucket(rate, burst, time.monotonic()))
+        try:
+            while True:
+                text = await websocket.receive_text()
+                if bucket.allow(time.monotonic()):
+                    await websocket.send_json({"type": "ack", "message": text})
+                else:
+                    await websocket.send_json({"type": "error", "detail": "rate limit"})
+        except WebSocketDisconnect:
+            pass
+
+    return app
+
+# %% wrong: rate-limit: three refusals and the connection is closed (it must stay open however many)
+import time
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` of them saved up; full to start with."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.stamp = float(burst), now
+
+    def allow(self, now: float) -> bool:
+        """Take a token and answer True, or answer False when there is none."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def make_limited_app(rate: float, burst: int) -> FastAPI:
+    """An app whose /ws acknowledges messages as long as the connection's bucket allows."""
+    app = FastAPI(title="limited")
+
+    @app.websocket("/ws")
+    async def limited(websocket: WebSocket):
+        await websocket.accept()
+        bucket = TokenBucket(rate, burst, time.monotonic())
+        strikes = 0
+        try:
+            while True:
+                text = await websocket.receive_text()
+                if bucket.allow(time.monotonic()):
+                    await websocket.send_json({"type": "ack", "message": text})
+                    continue
+                await websocket.send_json({"type": "error", "detail": "rate limit"})
+                strikes += 1
+                if strikes == 3:  # three strikes and out
+                    await websocket.close(code=1008, reason="rate limit")
+                    return
+        except WebSocketDisconnect:
+            pass
+
+    return app
+
+# %% wrong: rate-limit: every call costs a token, refused ones too (a client that keeps trying never gets back in)
+import time
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` of them saved up; full to start with."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.stamp = float(burst), now
+
+    def allow(self, now: float) -> bool:
+        """Take a token and answer True, or answer False when there is none."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate) - 1  # every call costs one
+        self.stamp = now
+        return self.tokens >= 0
+
+
+def make_limited_app(rate: float, burst: int) -> FastAPI:
+    """An app whose /ws acknowledges messages as long as the connection's bucket allows."""
+    app = FastAPI(title="limited")
+
+    @app.websocket("/ws")
+    async def limited(websocket: WebSocket):
+        await websocket.accept()
+        bucket = TokenBucket(rate, burst, time.monotonic())
+        try:
+            while True:
+                text = await websocket.receive_text()
+                if bucket.allow(time.monotonic()):
+                    await websocket.send_json({"type": "ack", "message": text})
+                else:
+                    await websocket.send_json({"type": "error", "detail": "rate limit"})
+        except WebSocketDisconnect:
+            pass
+
+    return app
+
+# %% wrong: rate-limit: allow() reads the real clock instead of the `now` it is given
+import time
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` of them saved up; full to start with."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.stamp = float(burst), now
+
+    def allow(self, now: float) -> bool:
+        """Take a token and answer True, or answer False when there is none."""
+        now = time.monotonic()  # the real clock, whatever the caller says
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def make_limited_app(rate: float, burst: int) -> FastAPI:
+    """An app whose /ws acknowledges messages as long as the connection's bucket allows."""
+    app = FastAPI(title="limited")
+
+    @app.websocket("/ws")
+    async def limited(websocket: WebSocket):
+        await websocket.accept()
+        bucket = TokenBucket(rate, burst, time.monotonic())
+        try:
+            while True:
+                text = await websocket.receive_text()
+                if bucket.allow(time.monotonic()):
+                    await websocket.send_json({"type": "ack", "message": text})
+                else:
+                    await websocket.send_json({"type": "error", "detail": "rate limit"})
+        except WebSocketDisconnect:
+            pass
+
+    return app
+
+# %% wrong: rate-limit: refills only once the bucket is empty (the time saved while it had tokens is lost)
+import time
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` of them saved up; full to start with."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.stamp = float(burst), now
+
+    def allow(self, now: float) -> bool:
+        """Take a token and answer True, or answer False when there is none."""
+        if self.tokens < 1:  # refill only when empty
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def make_limited_app(rate: float, burst: int) -> FastAPI:
+    """An app whose /ws acknowledges messages as long as the connection's bucket allows."""
+    app = FastAPI(title="limited")
+
+    @app.websocket("/ws")
+    async def limited(websocket: WebSocket):
+        await websocket.accept()
+        bucket = TokenBucket(rate, burst, time.monotonic())
+        try:
+            while True:
+                text = await websocket.receive_text()
+                if bucket.allow(time.monotonic()):
+                    await websocket.send_json({"type": "ack", "message": text})
+                else:
+                    await websocket.send_json({"type": "error", "detail": "rate limit"})
+        except WebSocketDisconnect:
+            pass
+
+    return app
+
+# %% valid: rate-limit: whole tokens, the time of the last whole token carried over; iter_text for the loop
+import time
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` of them saved up; full to start with."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate, self.burst, self.whole, self.since = rate, burst, burst, now
+
+    def allow(self, now: float) -> bool:
+        """Take a token and answer True, or answer False when there is none."""
+        gained = int((now - self.since) * self.rate)  # whole tokens only; the rest of the time is kept
+        if gained:
+            self.since += gained / self.rate
+            self.whole = min(self.burst, self.whole + gained)
+        if self.whole == self.burst:
+            self.since = now  # a full bucket saves nothing up
+        if self.whole:
+            self.whole -= 1
+            return True
+        return False
+
+
+def make_limited_app(rate: float, burst: int) -> FastAPI:
+    """An app whose /ws acknowledges messages as long as the connection's bucket allows."""
+    app = FastAPI(title="limited")
+
+    @app.websocket("/ws")
+    async def limited(websocket: WebSocket):
+        await websocket.accept()
+        bucket = TokenBucket(rate, burst, time.monotonic())
+        async for text in websocket.iter_text():
+            ok = bucket.allow(time.monotonic())
+            await websocket.send_json({"type": "ack", "message": text} if ok else
+                                      {"type": "error", "detail": "rate limit"})
+
+    return app

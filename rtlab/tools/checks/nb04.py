@@ -152,7 +152,8 @@ async def got(ws, who: str) -> dict:
 
 
 @exercise("others", "everyone but the sender", timeout=90,
-          hint="every broadcast goes once to each connection but the sender's, and never waits for a socket, so a "
+          hint="every broadcast goes once to each connection but the sender's (the sender is a connection, not a "
+               "name), and never waits for a socket, so a "
                "client that stops reading holds no one up; a join counts the newcomer, a leave no longer counts "
                "the leaver (sections 'One client stops reading' and 'The fix: an outbox per connection')")
 async def others(nb):
@@ -183,5 +184,18 @@ async def others(nb):
             await b.send(json.dumps({"message": "end"}))
             expect(f"a's next message after its {FLOOD} (none of its own)", await got(a, "a"),
                    {"type": "message", "username": "b", "message": "end"})
+            # another connection with a's username (a second tab, or two users who gave no name): it is an other
+            async with connect(url + "a") as twin:
+                for name, ws in (("a", a), ("b", b)):
+                    message = await got(ws, name)
+                    expect(f"{name}, when a second connection named 'a' joins", (message.get("type"),
+                           message.get("username")), ("join", "a"))
+                await a.send(json.dumps({"message": "to my twin"}))
+                for name, ws in (("the second connection named 'a'", twin), ("b", b)):
+                    expect(f"{name}, after the first a's message", await got(ws, name),
+                           {"type": "message", "username": "a", "message": "to my twin"})
+                await b.send(json.dumps({"message": "end again"}))
+                expect("the first a's next message (not its own 'to my twin')", await got(a, "a"),
+                       {"type": "message", "username": "b", "message": "end again"})
     finally:
         await asyncio.to_thread(live.stop)

@@ -80,6 +80,52 @@ class AtItsWorst:
         pool.add, pool.lookup = counted_add, worst_lookup
 
 
+class Turnstile:
+    """A lookup that holds each call until the check lets it go: counts the calls in flight, and the most at once."""
+
+    def __init__(self) -> None:
+        self.held: list[asyncio.Future] = []
+        self.calls = self.in_flight = self.peak = 0
+        self.is_open = False
+
+    async def lookup(self, user: str) -> dict:
+        self.calls += 1
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            if not self.is_open:
+                gate = asyncio.get_running_loop().create_future()
+                self.held.append(gate)
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(5):  # bounded: a pool that never lets go still ends
+                        await gate
+            return {"name": user}
+        finally:
+            self.in_flight -= 1
+
+    async def lookups_become(self, n: int) -> None:
+        while self.calls < n:
+            await asyncio.sleep(0)
+
+    @staticmethod
+    async def settle() -> None:
+        """Let every coroutine that can run, run (no time passes: only the event loop's turns)."""
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    def release_one(self) -> None:
+        for gate in self.held:
+            if not gate.done():
+                gate.set_result(None)
+                return
+
+    def open(self) -> None:
+        self.is_open = True
+        for gate in self.held:
+            if not gate.done():
+                gate.set_result(None)
+
+
 async def within(seconds: float, awaitable, what: str):
     """``await awaitable``, or fail with ``what`` after ``seconds``."""
     try:
@@ -168,6 +214,32 @@ async def hold_the_line(nb):
     expect_same_items("add() for two connects of eve at once, with two in the pool (limit 3)", results, [True, False])
     expect("connections of eve in the pool", len(pool.of("eve")), 3)
 
+    # Connects that keep coming: one ends while a second waits for it and a third arrives. Every connect
+    # of the user must still go through the same lock (a lock made anew for the third lets it in beside the second).
+    turnstile = Turnstile()
+    pool = made_with_lookup(nb, nb.LockedPool, 3, turnstile.lookup)
+    first = asyncio.ensure_future(pool.add("hal", Stand("hal0")))
+    later = []
+    try:
+        await within(5, turnstile.lookups_become(1), "add() for hal never called self.lookup")
+        later.append(asyncio.ensure_future(pool.add("hal", Stand("hal1"))))  # waits for the first
+        await turnstile.settle()
+        turnstile.release_one()
+        expect("add() for hal's first connect", await within(5, first, "add() for hal's first connect"), True)
+        later.append(asyncio.ensure_future(pool.add("hal", Stand("hal2"))))  # comes as the first has just ended
+        await turnstile.settle()
+        peak = turnstile.peak
+        turnstile.open()
+        results = await within(10, asyncio.gather(*later), "add() for hal's second and third connects")
+        expect("lookups of hal in flight at the same time, when a third connect came as the first ended while "
+               "the second waited", peak, 1)
+        expect("add() for hal's second and third connects", list(results), [True, True])
+    finally:
+        turnstile.open()
+        for task in [first, *later]:
+            if not task.done():
+                task.cancel()
+
     # Two users at once: one user's slow lookup must not hold another user's connect.
     gate, inside = asyncio.Event(), asyncio.Event()
 
@@ -233,7 +305,8 @@ async def hold_the_line(nb):
 
 # -- exercise 2 -----------------------------------------------------------------------------
 @exercise("newest-wins", "newest wins", timeout=60,
-          hint="at the limit nobody is closed; one over, the oldest leaves the pool and is closed once, and the "
+          hint="at the limit nobody is closed; one over, the oldest leaves the pool and is closed once; a failed "
+               "lookup changes nothing; and the "
                "pool's state must be right before any await, or concurrent connects pick the same oldest "
                "(sections 'The fix: check and act in one step' and 'A per-user limit')")
 async def newest_wins(nb):
@@ -265,6 +338,26 @@ async def newest_wins(nb):
             expect(f"closes of {ws}, still in the pool", ws.closes, [])
         else:
             expect(f"closes of {ws}, no longer in the pool", ws.closes, [REPLACED])
+
+    # A connect whose lookup raises changes nothing: it is not admitted, and nobody is closed for it.
+    failures = ["database down"]
+
+    async def flaky(user):
+        await asyncio.sleep(0)
+        if failures:
+            raise ConnectionError(failures.pop())
+        return {"name": user}
+
+    pool = made_with_lookup(nb, nb.NewestWins, 2, quick)
+    old = [Stand("hal0"), Stand("hal1")]
+    for ws in old:
+        await within(5, pool.add("hal", ws), "add()")
+    pool.lookup = flaky
+    newcomer = Stand("hal2")
+    with suppress(ConnectionError):
+        await within(5, pool.add("hal", newcomer), "add() for hal, whose lookup raises")
+    expect("hal's connections in the pool after a connect whose lookup raised", pool.of("hal"), old)
+    expect("closes of hal's two connections after a connect whose lookup raised", [ws.closes for ws in old], [[], []])
 
     # Served: the oldest learns why, the newest is admitted.
     live = serve(nb.pool_app(made_with_lookup(nb, nb.NewestWins, 2, quick), title="check: newest wins"))

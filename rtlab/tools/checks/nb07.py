@@ -120,8 +120,8 @@ def _crash(server) -> str:
 
 @exercise("replay", "announcements that can be caught up",
           hint="the order of the steps in the stream, and what the replay iterates over: section 7 "
-               "('Many subscribers') registers a queue before anything can be missed, and a deque must not "
-               "change under a loop that yields")
+               "('Many subscribers') registers a queue of each subscriber's own before anything can be missed, "
+               "the log keeps the last 50 only, and a deque must not change under a loop that yields")
 async def replay(nb):
     held = Held(nb.make_replay_app())
     server = serve(held, name="exercise-replay")
@@ -165,21 +165,38 @@ async def replay(nb):
                        got, [(str(answer["id"]), "live now")])
                 await _ends(events, "without Last-Event-ID (limit=1)")
 
+            # 2b. two subscribers at once: each has a queue of its own, and each gets every announcement
+            async with asyncio.timeout(20), stream(None, 500) as one, stream(None, 500) as two:
+                readers = [one.aiter_sse(), two.aiter_sse()]
+                try:
+                    async with asyncio.timeout(5):
+                        while (await post("are you there?")).get("delivered") != 2:
+                            await asyncio.sleep(0.02)
+                except TimeoutError:
+                    raise NotYet("two subscribers at once: POST /announce never answered delivered=2") from None
+                both = await post("for both")
+                for k, events in enumerate(readers, 1):
+                    got = []
+                    while not got or got[-1] != (str(both["id"]), "for both"):
+                        got += await _events(events, 1, f"two subscribers at once: subscriber {k}, waiting for "
+                                             f"'for both' (id {both['id']}), posted once both were counted", server)
+
             # 3. a full log of 50, replayed while an announcement is posted mid-replay
             first = (await post("a1"))["id"]
             for i in range(2, 51):
                 await post(f"a{i}")
             logged = [(str(first + i), f"a{i + 1}") for i in range(50)]
-            async with asyncio.timeout(15), stream(first - 1, 52, hold=True) as source:
+            async with asyncio.timeout(15), stream(first - 2, 52, hold=True) as source:  # id first-1 fell off the log
                 events = source.aiter_sse()
                 if not await asyncio.to_thread(held.reached.wait, 5):
-                    raise NotYet(f"after Last-Event-ID: {first - 1}, no event came within 5 s{_crash(server)}")
+                    raise NotYet(f"after Last-Event-ID: {first - 2}, no event came within 5 s{_crash(server)}")
                 during = await post("during the replay")  # the stream's generator is a few events into the replay
                 held.release.set()
                 expect("subscribers reached by an announcement posted during a replay (its `delivered`)",
                        during.get("delivered"), 1)
                 got = await _events(events, 51, "a replay of the 50 logged, with one posted during it", server)
-                expect(f"after Last-Event-ID: {first - 1}, the 50 logged, then the one posted during the replay",
+                expect(f"after Last-Event-ID: {first - 2} (the log keeps the last 50, from id {first}), the 50 logged, "
+                       "then the one posted during the replay",
                        got, logged + [(str(during["id"]), "during the replay")])
                 after = await post("after the replay")
                 expect("the next live event", await _events(events, 1, "live after the replay"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from contextlib import suppress
 from urllib.parse import quote
 
 import httpx
@@ -59,11 +60,12 @@ async def _before_end(ws, seconds: float = 5) -> list[str]:
 
 @exercise("not-to-self", "not back to the sender",
           hint="which sockets each server delivers an envelope to: the sender's own server must skip the "
-               "sender and only it, and the other servers skip nobody (section 'The bridge', and the "
-               "exercise's statement on `skip=`)")
+               "sender and only it, and the other servers skip nobody, even a socket whose id() matches; a sender "
+               "that has left is no reason to stop (section 'The bridge', and the exercise's statement on `skip=`)")
 async def not_to_self(nb):
     url = _redis_url(nb)
-    a_side = serve(nb.chat_app(nb.NotToSelf(url)), name="not to self A")
+    a_rooms = nb.NotToSelf(url)
+    a_side = serve(nb.chat_app(a_rooms), name="not to self A")
     b_side = serve(nb.chat_app(nb.NotToSelf(url)), name="not to self B")
     sockets = []
     try:
@@ -80,6 +82,8 @@ async def not_to_self(nb):
             for name, ws in readers.items():  # a sender's own copy would come before the next one it reads
                 expect(f"{name}'s next message in {tea.split('-')[0]!r} (after {text!r} was sent)",
                        await _next_text(ws), [text])
+        # A third server, whose sender's socket has the id() of one of A's: in two processes, two sockets can.
+        await _from_a_look_alike(nb, url, tea, next(iter(a_rooms.rooms[tea])), {"ann": ann, "bob": bob, "cy": cy})
         await dee.send("end")  # published after every message of the other room
         expect("what eve (server B, another room) received before dee's 'end'", await _before_end(eve), [])
         expect("what dee (who sent the 'end') received back within 0.5 s", await _next_text(dee, 0.5), [])
@@ -88,6 +92,58 @@ async def not_to_self(nb):
             await ws.close()
         a_side.stop()
         b_side.stop()
+    await _sender_gone(nb, url)
+
+
+async def _from_a_look_alike(nb, url: str, room: str, twin, readers: dict) -> None:
+    third = nb.NotToSelf(url)
+    await third.start()
+    try:
+        await third.broadcast(room, {"username": "zed", "message": "from a third server"}, sender=twin)
+        for name, ws in readers.items():
+            expect(f"{name}'s next message, sent from a third server by a socket whose id() is that of one of "
+                   "server A's sockets (ids are unique in one process, not across servers)",
+                   await _next_text(ws), ["from a third server"])
+    finally:
+        await third.stop()
+
+
+class _Inbox:
+    """A stand-in socket that keeps the texts it is sent."""
+
+    def __init__(self) -> None:
+        self.got: list[str] = []
+        self.changed = asyncio.Event()
+
+    async def send_json(self, message) -> None:
+        self.got.append(message["message"])
+        self.changed.set()
+
+    async def holds(self, n: int, seconds: float = 5) -> list[str]:
+        with suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while len(self.got) < n:
+                    self.changed.clear()
+                    await self.changed.wait()
+        return list(self.got)
+
+
+async def _sender_gone(nb, url: str) -> None:
+    """A sender that leaves right after sending (its close was already on the way): the rest still hear it."""
+    rooms = nb.NotToSelf(url)
+    await rooms.start()
+    try:
+        room = f"porch-{uuid.uuid4().hex[:6]}"
+        leaver, stayer, other = _Inbox(), _Inbox(), _Inbox()
+        for ws in (leaver, stayer, other):
+            await rooms.join(room, ws)
+        await rooms.broadcast(room, {"username": "lee", "message": "bye now"}, sender=leaver)
+        await rooms.leave(room, leaver)  # before its message has come back from Redis
+        await rooms.broadcast(room, {"username": "oz", "message": "still here?"}, sender=other)
+        expect("what a member got after a sender who left at once, then another member, sent a message each",
+               await stayer.holds(2), ["bye now", "still here?"])
+    finally:
+        await rooms.stop()
 
 
 async def _counted_everywhere(room: str, servers: list, expected: int) -> None:
@@ -103,7 +159,8 @@ async def _counted_everywhere(room: str, servers: list, expected: int) -> None:
 
 @exercise("count-across", "count across servers",
           hint="where the count lives: in Redis, under the hash the statement names, read back from Redis on "
-               "every call (a class attribute or a dict is shared by two apps in one kernel, never by two "
+               "every call, changed in one step by Redis itself (a count read and written back loses joins made at the "
+               "same time; a class attribute or a dict is shared by two apps in one kernel, never by two "
                "processes: section 'One chat, two servers'); and what hget gives back")
 async def count_across(nb):
     url = _redis_url(nb)
@@ -119,10 +176,9 @@ async def count_across(nb):
             started.append(rooms)
         expect("count() of a room nobody joined", await one.count(room), 0)
         socks = [object() for _ in range(3)]  # stand-ins for sockets: a count never writes to them
-        await one.join(room, socks[0])
-        await one.join(room, socks[1])
-        await two.join(room, socks[2])
-        expect("count() on each server (2 members on one, 1 on the other)",
+        # joined at the same time, as members of two servers do: a count read, then written back, loses joins
+        await asyncio.gather(one.join(room, socks[0]), one.join(room, socks[1]), two.join(room, socks[2]))
+        expect("count() on each server (2 members on one, 1 on the other, all joined at the same time)",
                [await one.count(room), await two.count(room)], [3, 3])
         expect(f"HGET members {room}, read by a Redis client of the check's own", await own.hget("members", room), "3")
         expect("count() on a server of another Redis database, where nobody joined", await elsewhere.count(room), 0)
