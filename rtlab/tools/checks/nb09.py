@@ -157,6 +157,9 @@ async def _counted_everywhere(room: str, servers: list, expected: int) -> None:
             raise NotYet(f"GET /rooms/ROOM on servers A and B: expected {expected} on both, got {seen}") from None
 
 
+PAUSE_MS = 1500  # the joins' reads, new connections included, take milliseconds: a margin of 100× and more
+
+
 @exercise("count-across", "count across servers",
           hint="where the count lives: in Redis, under the hash the statement names, read back from Redis on "
                "every call, changed in one step by Redis itself (a count read and written back loses joins made at the "
@@ -176,8 +179,14 @@ async def count_across(nb):
             started.append(rooms)
         expect("count() of a room nobody joined", await one.count(room), 0)
         socks = [object() for _ in range(3)]  # stand-ins for sockets: a count never writes to them
-        # joined at the same time, as members of two servers do: a count read, then written back, loses joins
-        await asyncio.gather(one.join(room, socks[0]), one.join(room, socks[1]), two.join(room, socks[2]))
+        # Joined at the same time, as members of two servers do: a count read, then written back, loses joins.
+        # Made certain, not lucky: Redis holds every write for a moment (CLIENT PAUSE ... WRITE) while reads go
+        # on, so each join's read comes before any join's write, whatever the schedule.
+        await own.client_pause(PAUSE_MS, all=False)
+        try:
+            await asyncio.gather(one.join(room, socks[0]), one.join(room, socks[1]), two.join(room, socks[2]))
+        finally:
+            await own.execute_command("CLIENT", "UNPAUSE")
         expect("count() on each server (2 members on one, 1 on the other, all joined at the same time)",
                [await one.count(room), await two.count(room)], [3, 3])
         expect(f"HGET members {room}, read by a Redis client of the check's own", await own.hget("members", room), "3")
